@@ -7,7 +7,7 @@ import (
 
 // FS holds the generated CRD manifests, one YAML file per CRD.
 //
-//go:embed *.yaml
+//go:embed argoproj.io_*.yaml
 var FS embed.FS
 
 // Files returns the CRD manifests by file name.
