@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/sluicehq/sluice/internal/controller"
 	"github.com/sluicehq/sluice/internal/devcluster"
 )
 
@@ -70,14 +71,33 @@ func runDemo(ctx context.Context, opts devcluster.Options, out io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := demoDeployment(ctx, cs, tl); err != nil {
+		return err
+	}
+
+	discardLogs()
+	cfg := c.RESTConfig()
+	cfg.UserAgent = "sluice-controller"
+	mgr, err := controller.NewManager(cfg, controller.Options{})
+	if err != nil {
+		return err
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mctx) }()
+	defer func() { cancel(); <-mgrDone }()
+	tl.mark("sluice controller running in-process")
+	return demoRollout(ctx, c, tl)
+}
+
+// demoDeployment shows the cluster itself works: a Deployment's pods Running, Ready and in
+// the Service's EndpointSlice.
+func demoDeployment(ctx context.Context, cs kubernetes.Interface, tl *timeline) error {
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
-	for _, n := range nodes.Items {
-		tl.mark("node %s Ready, capacity %s pods", n.Name, n.Status.Capacity.Pods())
-	}
-
+	tl.mark("%d kwok nodes Ready, %s pods of capacity each", len(nodes.Items), nodes.Items[0].Status.Capacity.Pods())
 	const ns, name = "default", "demo"
 	labels := map[string]string{"app": name}
 	dep := &appsv1.Deployment{
@@ -141,7 +161,6 @@ func runDemo(ctx context.Context, opts devcluster.Options, out io.Writer) error 
 		tl.mark("pod %s Running+Ready on %s, IP %s", p.Name, p.Spec.NodeName, p.Status.PodIP)
 	}
 	tl.mark("Service %s EndpointSlice lists %d ready endpoints: %s", name, len(endpoints), strings.Join(endpoints, ", "))
-	tl.mark("demo done: the local cluster schedules, runs and routes to pods")
 	return nil
 }
 

@@ -46,6 +46,6 @@ tells you the share the pod ratio really gives. It speaks Argo Rollouts' argopro
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newDevCommand(), newDemoCommand())
+	root.AddCommand(newVersionCommand(), newDevCommand(), newDemoCommand(), newControllerCommand())
 	return root
 }

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/sluicehq/sluice/internal/controller"
+)
+
+func newControllerCommand() *cobra.Command {
+	var (
+		o          controller.Options
+		kubeconfig string
+		kubeCtx    string
+		qps        float32
+		burst      int
+		devLogs    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the Rollout controller",
+		Long: `controller reconciles argoproj.io/v1alpha1 Rollouts (canary strategy): it creates and scales
+their ReplicaSets step by step, points their Services, and reports status the way Argo Rollouts
+does, so the kubectl argo rollouts plugin and Argo CD work with it.
+
+Only one controller should manage a given Rollout: run sluice in a cluster (or a namespace, or
+with an --instance-id) where Argo Rollouts does not manage the same objects.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseDevMode(devLogs), zap.WriteTo(cmd.ErrOrStderr())))
+			cfg, err := restConfig(kubeconfig, kubeCtx)
+			if err != nil {
+				return err
+			}
+			cfg.QPS, cfg.Burst = qps, burst
+			cfg.UserAgent = "sluice-controller"
+			mgr, err := controller.NewManager(cfg, o)
+			if err != nil {
+				return err
+			}
+			return mgr.Start(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	f.StringVar(&kubeCtx, "context", "", "kubeconfig context to use")
+	f.StringVarP(&o.Namespace, "namespace", "n", "", "only manage Rollouts in this namespace (default: all namespaces)")
+	f.StringVar(&o.InstanceID, "instance-id", "", "only manage Rollouts labelled argo-rollouts.argoproj.io/controller-instance-id=<id> (default: only unlabelled ones)")
+	f.IntVar(&o.Workers, "rollout-threads", 10, "number of Rollouts reconciled at once")
+	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader on a Lease so only one replica is active")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
+	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", "Prometheus metrics address (0 disables)")
+	f.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8080", "/healthz and /readyz address (0 disables)")
+	f.Float32Var(&qps, "qps", 40, "API requests per second the controller may issue")
+	f.IntVar(&burst, "burst", 80, "API request burst")
+	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
+	return cmd
+}
+
+// restConfig loads a client configuration like kubectl does.
+func restConfig(kubeconfig, context string) (*rest.Config, error) {
+	if kubeconfig == "" && context == "" {
+		if cfg, err := rest.InClusterConfig(); err == nil {
+			return cfg, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+// discardLogs silences controller-runtime for in-process controllers (dev, demo).
+func discardLogs() { ctrl.SetLogger(logr.Discard()) }

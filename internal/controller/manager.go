@@ -1,0 +1,103 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/controller/rollout"
+)
+
+// Options configure the controller process.
+type Options struct {
+	// Namespace limits the controller to one namespace ("" = all).
+	Namespace string
+	// InstanceID: with "", manage only Rollouts without the
+	// argo-rollouts.argoproj.io/controller-instance-id label; otherwise only those labelled so.
+	InstanceID string
+	// Workers is the number of Rollouts reconciled at once (default 10, as Argo).
+	Workers int
+	// LeaderElect enables leader election on the Lease LeaderElectionID (suffixed with the
+	// instance id) in LeaderElectionNamespace.
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	// MetricsAddr and HealthAddr are bind addresses ("0" disables).
+	MetricsAddr, HealthAddr string
+	// SkipNameValidation allows several managers in one process (tests run one per namespace).
+	SkipNameValidation bool
+}
+
+// LeaderElectionID is the Lease name, as Argo's (argo-rollouts-controller-lock), so two
+// controllers of the same instance never run side by side.
+const LeaderElectionID = "sluice-controller-lock"
+
+// Scheme has the Kubernetes built-in types and argoproj.io/v1alpha1.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+// NewManager builds the manager with every reconciler registered. Start it with mgr.Start.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if o.Workers <= 0 {
+		o.Workers = 10
+	}
+	byObject, err := rollout.CacheOptions(o.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	cacheOpts := cache.Options{ByObject: byObject}
+	if o.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
+	}
+	leaseID := LeaderElectionID
+	if o.InstanceID != "" {
+		leaseID += "-" + o.InstanceID
+	}
+	renew, lease, retry := 10*time.Second, 15*time.Second, 2*time.Second
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme(),
+		Cache:                   cacheOpts,
+		Metrics:                 metricsserver.Options{BindAddress: orDefault(o.MetricsAddr, "0")},
+		HealthProbeBindAddress:  orDefault(o.HealthAddr, "0"),
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        leaseID,
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		LeaseDuration:           &lease,
+		RenewDeadline:           &renew,
+		RetryPeriod:             &retry,
+		Controller:              config.Controller{SkipNameValidation: &o.SkipNameValidation},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := (&rollout.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, o.Workers); err != nil {
+		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
+	}
+	return mgr, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

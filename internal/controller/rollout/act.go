@@ -1,0 +1,122 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/plan"
+)
+
+// act makes the plan true, in the safety order: grow ReplicaSets, shrink ReplicaSets, point
+// Services, delete ReplicaSets beyond the history limit.
+func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, p *plan.Plan) error {
+	names := make([]string, 0, len(p.Replicas))
+	for name := range p.Replicas {
+		names = append(names, name)
+	}
+	// Scale-ups first, then scale-downs (the plan's bounds assume that order).
+	slices.SortFunc(names, func(a, b string) int {
+		ga := p.Replicas[a] > ptr.Deref(obs.replicaSets[a].Spec.Replicas, 1)
+		gb := p.Replicas[b] > ptr.Deref(obs.replicaSets[b].Spec.Replicas, 1)
+		switch {
+		case ga && !gb:
+			return -1
+		case gb && !ga:
+			return 1
+		}
+		return 0
+	})
+	for _, name := range names {
+		rs := obs.replicaSets[name]
+		if err := r.scaleReplicaSet(ctx, ro, rs, p.Replicas[name]); err != nil {
+			return err
+		}
+	}
+	if err := r.switchService(ctx, ro, obs, ro.Spec.Strategy.Canary.StableService, p.StableServiceHash); err != nil {
+		return err
+	}
+	if err := r.switchService(ctx, ro, obs, ro.Spec.Strategy.Canary.CanaryService, p.CanaryServiceHash); err != nil {
+		return err
+	}
+	for _, name := range p.DeleteReplicaSets {
+		rs := obs.replicaSets[name]
+		err := r.Delete(ctx, rs, client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("deleting old ReplicaSet %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32) error {
+	from := ptr.Deref(rs.Spec.Replicas, 1)
+	// The resourceVersion makes the patch fail on a stale view instead of scaling from it.
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": rs.ResourceVersion,
+			"annotations":     map[string]string{v1alpha1.AnnotationDesiredReplicas: strconv.Itoa(int(ptr.Deref(ro.Spec.Replicas, 1)))},
+		},
+		"spec": map[string]any{"replicas": n},
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.Patch(ctx, rs, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("scaling ReplicaSet %s from %d to %d: %w", rs.Name, from, n, err)
+	}
+	r.Recorder.Eventf(ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scale",
+		"Scaled %s ReplicaSet %s (revision %d) from %d to %d", roleOf(ro, rs), rs.Name, revisionOf(rs), from, n)
+	return nil
+}
+
+func roleOf(ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) string {
+	switch rs.Labels[v1alpha1.LabelPodTemplateHash] {
+	case ro.Status.StableRS:
+		return "stable"
+	case ro.Status.CurrentPodHash:
+		return "canary"
+	}
+	return "old"
+}
+
+// switchService points a Service's selector at the ReplicaSet with the given hash. It only
+// switches to a ReplicaSet with available pods, and to a fully available one when it first
+// takes over a Service, so a switch never sends traffic to nothing.
+func (r *Reconciler) switchService(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, name, hash string) error {
+	svc := obs.services[name]
+	if svc == nil || hash == "" || svc.Spec.Selector[v1alpha1.LabelPodTemplateHash] == hash {
+		return nil
+	}
+	var target *appsv1.ReplicaSet
+	for _, rs := range obs.replicaSets {
+		if rs.Labels[v1alpha1.LabelPodTemplateHash] == hash {
+			target = rs
+		}
+	}
+	if target == nil || target.Status.AvailableReplicas == 0 {
+		return nil
+	}
+	adopting := svc.Annotations[v1alpha1.AnnotationManagedByRollouts] != ro.Name
+	if adopting && target.Status.AvailableReplicas < ptr.Deref(target.Spec.Replicas, 1) {
+		return nil
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}},"spec":{"selector":{%q:%q}}}`,
+		v1alpha1.AnnotationManagedByRollouts, ro.Name, v1alpha1.LabelPodTemplateHash, hash)
+	if err := r.Patch(ctx, svc, client.RawPatch(types.StrategicMergePatchType, []byte(patch))); err != nil {
+		return fmt.Errorf("switching Service %s to %s: %w", name, hash, err)
+	}
+	r.Recorder.Eventf(ro, svc, corev1.EventTypeNormal, "SwitchService", "Switch",
+		"Switched selector for service %q from %q to %q", name, svc.Spec.Selector[v1alpha1.LabelPodTemplateHash], hash)
+	return nil
+}

@@ -1,0 +1,250 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/plan"
+)
+
+// observed is what one pass read, gathered once.
+type observed struct {
+	newHash        string
+	revision       int64
+	replicaSets    map[string]*appsv1.ReplicaSet // by name
+	facts          []plan.ReplicaSet
+	services       map[string]*corev1.Service // canary/stable Services that exist, by name
+	referenceError string
+}
+
+// observe reads the ReplicaSets the Rollout owns and its Services, and makes sure the
+// ReplicaSet for the current template exists.
+func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
+	obs := &observed{replicaSets: map[string]*appsv1.ReplicaSet{}, services: map[string]*corev1.Service{}}
+	var list appsv1.ReplicaSetList
+	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, err
+	}
+	var owned []*appsv1.ReplicaSet
+	var maxRev int64
+	for i := range list.Items {
+		rs := &list.Items[i]
+		if ref := metav1.GetControllerOf(rs); ref == nil || ref.UID != ro.UID || rs.DeletionTimestamp != nil {
+			continue
+		}
+		owned = append(owned, rs)
+		maxRev = max(maxRev, revisionOf(rs))
+	}
+	if plan.Validate(ro) == "" {
+		newRS, err := r.ensureNewReplicaSet(ctx, ro, owned, maxRev)
+		if err != nil {
+			return nil, err
+		}
+		if newRS != nil && !slices.Contains(owned, newRS) {
+			owned = append(owned, newRS)
+		}
+		if newRS != nil {
+			obs.newHash = newRS.Labels[v1alpha1.LabelPodTemplateHash]
+			obs.revision = revisionOf(newRS)
+		}
+		obs.referenceError = r.checkReferences(ctx, ro, obs)
+	}
+	for _, rs := range owned {
+		obs.replicaSets[rs.Name] = rs
+		obs.facts = append(obs.facts, plan.ReplicaSet{
+			Name: rs.Name, Hash: rs.Labels[v1alpha1.LabelPodTemplateHash], Revision: revisionOf(rs),
+			Spec: ptr.Deref(rs.Spec.Replicas, 1), Replicas: rs.Status.Replicas,
+			Ready: rs.Status.ReadyReplicas, Available: rs.Status.AvailableReplicas,
+		})
+	}
+	slices.SortFunc(obs.facts, func(a, b plan.ReplicaSet) int { return int(a.Revision - b.Revision) })
+	return obs, nil
+}
+
+func revisionOf(rs *appsv1.ReplicaSet) int64 {
+	v, _ := strconv.ParseInt(rs.Annotations[v1alpha1.AnnotationRevision], 10, 64)
+	return v
+}
+
+// ensureNewReplicaSet finds the ReplicaSet for the current template, by hash label or, for
+// ReplicaSets another controller created, by template equality; else creates it at 0 replicas.
+// A ReplicaSet that becomes current again (a rollback) gets the next revision number.
+func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, owned []*appsv1.ReplicaSet, maxRev int64) (*appsv1.ReplicaSet, error) {
+	hash := plan.PodTemplateHash(&ro.Spec.Template, ro.Status.CollisionCount)
+	want := ro.Spec.Template.CorePodTemplateSpec()
+	var found *appsv1.ReplicaSet
+	for _, rs := range owned {
+		if rs.Labels[v1alpha1.LabelPodTemplateHash] == hash {
+			found = rs
+			break
+		}
+	}
+	if found == nil {
+		for _, rs := range owned {
+			if templateEqual(&rs.Spec.Template, &want) {
+				found = rs
+				break
+			}
+		}
+	}
+	if found != nil {
+		if h := found.Labels[v1alpha1.LabelPodTemplateHash]; h != ro.Status.CurrentPodHash && revisionOf(found) < maxRev {
+			// Current again after another revision: renumber it, as Argo does.
+			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationRevision, strconv.FormatInt(maxRev+1, 10))
+			if err := r.Patch(ctx, found, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+				return nil, fmt.Errorf("renumbering ReplicaSet %s: %w", found.Name, err)
+			}
+		}
+		return found, nil
+	}
+
+	tmpl := want.DeepCopy()
+	tmpl.Labels = maps.Clone(tmpl.Labels)
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	tmpl.Labels[v1alpha1.LabelPodTemplateHash] = hash
+	sel := ro.Spec.Selector.DeepCopy()
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]string{}
+	}
+	sel.MatchLabels[v1alpha1.LabelPodTemplateHash] = hash
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ro.Name + "-" + hash,
+			Namespace: ro.Namespace,
+			Labels:    maps.Clone(tmpl.Labels),
+			Annotations: map[string]string{
+				v1alpha1.AnnotationRevision:        strconv.FormatInt(maxRev+1, 10),
+				v1alpha1.AnnotationDesiredReplicas: strconv.Itoa(int(ptr.Deref(ro.Spec.Replicas, 1))),
+			},
+		},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas:        ptr.To[int32](0),
+			MinReadySeconds: ro.Spec.MinReadySeconds,
+			Selector:        sel,
+			Template:        *tmpl,
+		},
+	}
+	if err := controllerutil.SetControllerReference(ro, rs, r.Scheme()); err != nil {
+		return nil, err
+	}
+	err := r.Create(ctx, rs)
+	if apierrors.IsAlreadyExists(err) {
+		existing := &appsv1.ReplicaSet{}
+		if gerr := r.Get(ctx, client.ObjectKeyFromObject(rs), existing); gerr != nil {
+			return nil, gerr
+		}
+		if ref := metav1.GetControllerOf(existing); ref != nil && ref.UID == ro.UID {
+			return existing, nil // our cache was behind
+		}
+		// A foreign ReplicaSet has our name: bump the collision count; the next pass hashes anew.
+		cc := ptr.Deref(ro.Status.CollisionCount, 0) + 1
+		patch := fmt.Sprintf(`{"status":{"collisionCount":%d}}`, cc)
+		if perr := r.Status().Patch(ctx, ro.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(patch))); perr != nil {
+			return nil, perr
+		}
+		return nil, fmt.Errorf("ReplicaSet %s exists and is not owned by this Rollout; collisionCount is now %d", rs.Name, cc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
+	}
+	r.Recorder.Eventf(ro, rs, corev1.EventTypeNormal, "NewReplicaSetCreated", "Create",
+		"Created ReplicaSet %s (revision %d)", rs.Name, maxRev+1)
+	return rs, nil
+}
+
+// templateEqual compares an existing ReplicaSet's template with the Rollout's, ignoring the
+// hash label and the fields the API server defaults (which the Rollout's template lacks).
+func templateEqual(rsTmpl, want *corev1.PodTemplateSpec) bool {
+	a := rsTmpl.DeepCopy()
+	delete(a.Labels, v1alpha1.LabelPodTemplateHash)
+	if len(a.Labels) == 0 {
+		a.Labels = nil
+	}
+	b := want.DeepCopy()
+	clearDefaults(&a.Spec)
+	clearDefaults(&b.Spec)
+	return apiequality.Semantic.DeepEqual(a.Labels, b.Labels) &&
+		apiequality.Semantic.DeepEqual(a.Annotations, b.Annotations) &&
+		apiequality.Semantic.DeepEqual(a.Spec, b.Spec)
+}
+
+// clearDefaults blanks the pod-spec fields the API server fills in on ReplicaSets.
+func clearDefaults(s *corev1.PodSpec) {
+	s.RestartPolicy, s.DNSPolicy, s.SchedulerName = "", "", ""
+	s.TerminationGracePeriodSeconds, s.SecurityContext = nil, nil
+	s.DeprecatedServiceAccount = ""
+	for _, cs := range [][]corev1.Container{s.Containers, s.InitContainers} {
+		for i := range cs {
+			c := &cs[i]
+			c.TerminationMessagePath, c.TerminationMessagePolicy, c.ImagePullPolicy = "", "", ""
+			for j := range c.Ports {
+				if c.Ports[j].Protocol == corev1.ProtocolTCP {
+					c.Ports[j].Protocol = ""
+				}
+			}
+		}
+	}
+}
+
+// checkReferences verifies the Services the Rollout names: they must exist, select the
+// Rollout's pods, and not be managed by another Rollout.
+func (r *Reconciler) checkReferences(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) string {
+	c := ro.Spec.Strategy.Canary
+	for _, name := range []string{c.StableService, c.CanaryService} {
+		if name == "" {
+			continue
+		}
+		svc := &corev1.Service{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, svc); err != nil {
+			if apierrors.IsNotFound(err) {
+				return fmt.Sprintf("Service %q not found", name)
+			}
+			return fmt.Sprintf("reading Service %q: %v", name, err)
+		}
+		if owner := svc.Annotations[v1alpha1.AnnotationManagedByRollouts]; owner != "" && owner != ro.Name {
+			return fmt.Sprintf("Service %q is managed by another Rollout (%s)", name, owner)
+		}
+		for k, v := range svc.Spec.Selector {
+			if k == v1alpha1.LabelPodTemplateHash {
+				continue
+			}
+			if ro.Spec.Template.Labels[k] != v {
+				return fmt.Sprintf("Service %q selects %s=%s, which the pod template's labels do not have", name, k, v)
+			}
+		}
+		obs.services[name] = svc
+	}
+	return ""
+}
+
+// statusMergePatch is the JSON merge patch from one status to another (only what changed;
+// removed fields become null), as Argo's controller writes it.
+func statusMergePatch(from, to *v1alpha1.RolloutStatus) ([]byte, error) {
+	a, err := json.Marshal(map[string]any{"status": from})
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(map[string]any{"status": to})
+	if err != nil {
+		return nil, err
+	}
+	return jsonpatch.CreateMergePatch(a, b)
+}

@@ -1,0 +1,125 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/plan"
+)
+
+// AnnotationEffectiveWeight records, on a Rollout without a traffic router, the share of
+// available pods that run the canary (percent, one decimal): what a Service really sends to
+// the canary, next to the requested setWeight.
+const AnnotationEffectiveWeight = "sluice.dev/effective-canary-weight"
+
+// Reconciler reconciles Rollouts with the canary strategy.
+type Reconciler struct {
+	client.Client
+	// APIReader reads around the cache where freshness matters (not used on the hot path).
+	Recorder recorder.EventRecorder
+	Clock    clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile runs one observe → plan → act → report pass for a Rollout.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ro := &v1alpha1.Rollout{}
+	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if ro.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	if ro.Spec.Replicas == nil {
+		// Like Argo: write the default back so the scale subresource (HPA) has a value.
+		patch := []byte(`{"spec":{"replicas":1}}`)
+		return ctrl.Result{}, r.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch))
+	}
+	obs, err := r.observe(ctx, ro)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	p := plan.Compute(plan.Input{
+		Rollout: ro, NewHash: obs.newHash, Revision: obs.revision, ReplicaSets: obs.facts,
+		ReferenceError: obs.referenceError, Now: r.Clock.Now(),
+	})
+	if !p.Invalid {
+		if err := r.act(ctx, ro, obs, &p); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.report(ctx, ro, obs, &p); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: p.RequeueAfter}, nil
+}
+
+// report writes the status once (merge patch on the status subresource, skipped when
+// nothing changed), the Rollout's revision and effective-weight annotations, and the events.
+func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, p *plan.Plan) error {
+	ann := map[string]any{}
+	if rev := strconv.FormatInt(obs.revision, 10); obs.revision > 0 && ro.Annotations[v1alpha1.AnnotationRevision] != rev {
+		ann[v1alpha1.AnnotationRevision] = rev
+	}
+	eff := ""
+	if !p.Promoted && !p.Invalid && ro.Spec.Strategy.Canary != nil && ro.Spec.Strategy.Canary.TrafficRouting == nil {
+		eff = strconv.FormatFloat(p.EffectiveWeight(), 'f', -1, 64)
+	}
+	if cur, ok := ro.Annotations[AnnotationEffectiveWeight]; cur != eff || (ok && eff == "") {
+		if eff == "" {
+			ann[AnnotationEffectiveWeight] = nil
+		} else {
+			ann[AnnotationEffectiveWeight] = eff
+			r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "EffectiveWeight", "Observe",
+				"canary gets %s%% of pods (%d of %d available) for a requested setWeight of %d%%: without trafficRouting a Service spreads requests by pod count",
+				eff, p.CanaryAvailable, p.TotalAvailable, p.RequestedWeight)
+		}
+	}
+	if len(ann) > 0 {
+		body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
+		if err != nil {
+			return err
+		}
+		if err := r.Patch(ctx, ro.DeepCopy(), client.RawPatch(types.MergePatchType, body)); err != nil {
+			return fmt.Errorf("annotating rollout: %w", err)
+		}
+	}
+	if !apiequality.Semantic.DeepEqual(ro.Status, p.Status) {
+		patch, err := statusMergePatch(&ro.Status, &p.Status)
+		if err != nil {
+			return err
+		}
+		if err := r.Status().Patch(ctx, ro.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("patching rollout status: %w", err)
+		}
+	}
+	for _, e := range p.Events {
+		t := corev1.EventTypeNormal
+		if e.Warning {
+			t = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(ro, nil, t, e.Reason, "Reconcile", "%s", e.Message)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package rollout
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+)
+
+// CacheOptions limits the informers to what the controller needs: ReplicaSets carrying the
+// rollouts-pod-template-hash label (not every ReplicaSet of the cluster), and Rollouts of this
+// controller instance (Argo's instance-id semantics: with no id, only objects without the
+// label; with an id, only objects labelled with it).
+func CacheOptions(instanceID string) (map[client.Object]cache.ByObject, error) {
+	hashReq, err := labels.NewRequirement(v1alpha1.LabelPodTemplateHash, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	var inst *labels.Requirement
+	if instanceID == "" {
+		inst, err = labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.DoesNotExist, nil)
+	} else {
+		inst, err = labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.Equals, []string{instanceID})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[client.Object]cache.ByObject{
+		&appsv1.ReplicaSet{}: {Label: labels.NewSelector().Add(*hashReq)},
+		&v1alpha1.Rollout{}:  {Label: labels.NewSelector().Add(*inst)},
+	}, nil
+}
+
+// SetupWithManager registers the reconciler: Rollouts, and the ReplicaSets they own.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("sluice")
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Rollout{}).
+		Owns(&appsv1.ReplicaSet{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1), ReconciliationTimeout: time.Minute}).
+		Named("rollout").
+		Complete(r)
+}

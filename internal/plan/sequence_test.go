@@ -1,0 +1,330 @@
+package plan
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/sequences golden files")
+
+// world simulates what the API server, the ReplicaSet controller and the pods do between two
+// reconcile passes: ReplicaSets get the pods their spec asks for, and pods become available
+// after readyDelay passes (0 = at once).
+type world struct {
+	t          *testing.T
+	ro         *v1alpha1.Rollout
+	rss        []*simRS
+	now        time.Time
+	start      time.Time
+	log        strings.Builder
+	readyDelay int
+	pass       int
+}
+
+type simRS struct {
+	ReplicaSet
+	pending []int // passes left until each unavailable pod is available
+}
+
+func newWorld(t *testing.T, ro *v1alpha1.Rollout) *world {
+	t.Helper()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	return &world{t: t, ro: ro, now: start, start: start}
+}
+
+func (w *world) hash() string {
+	return "h-" + strings.NewReplacer(":", "-", "/", "-").Replace(w.ro.Spec.Template.Spec.Containers[0].Image)
+}
+
+func (w *world) logf(format string, args ...any) {
+	fmt.Fprintf(&w.log, "[%4.0fs] ", w.now.Sub(w.start).Seconds())
+	fmt.Fprintf(&w.log, format, args...)
+	w.log.WriteString("\n")
+}
+
+// reconcile runs one pass like the controller does: ensure the new ReplicaSet, plan, act.
+func (w *world) reconcile() Plan {
+	w.t.Helper()
+	w.pass++
+	h := w.hash()
+	var newRS *simRS
+	var maxRev int64
+	for _, rs := range w.rss {
+		maxRev = max(maxRev, rs.Revision)
+		if rs.Hash == h {
+			newRS = rs
+		}
+	}
+	if newRS == nil {
+		newRS = &simRS{ReplicaSet: ReplicaSet{Name: "ro-" + h, Hash: h, Revision: maxRev + 1}}
+		w.rss = append(w.rss, newRS)
+	}
+	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now}
+	for _, rs := range w.rss {
+		in.ReplicaSets = append(in.ReplicaSets, rs.ReplicaSet)
+	}
+	p := Compute(in)
+	w.checkInvariants(p)
+	for _, rs := range w.rss {
+		if n, ok := p.Replicas[rs.Name]; ok {
+			rs.Spec = n
+		}
+	}
+	w.rss = slices.DeleteFunc(w.rss, func(rs *simRS) bool { return slices.Contains(p.DeleteReplicaSets, rs.Name) })
+	w.ro.Status = p.Status
+	for _, e := range p.Events {
+		w.logf("event %s: %s", e.Reason, e.Message)
+	}
+	return p
+}
+
+// checkInvariants asserts the safety rules on every plan.
+func (w *world) checkInvariants(p Plan) {
+	w.t.Helper()
+	r := *w.ro.Spec.Replicas
+	surge, unavail := Fenceposts(r, w.ro.Spec.Strategy.Canary.MaxSurge, w.ro.Spec.Strategy.Canary.MaxUnavailable)
+	var before, after, availAfter, availBefore int32
+	for _, rs := range w.rss {
+		n := rs.Spec
+		if v, ok := p.Replicas[rs.Name]; ok {
+			n = v
+		}
+		if n < 0 {
+			w.t.Fatalf("pass %d: negative replicas for %s", w.pass, rs.Name)
+		}
+		before += rs.Spec
+		after += n
+		availBefore += rs.Available
+		availAfter += min(n, rs.Available)
+	}
+	if after > max(before, r+surge) {
+		w.t.Fatalf("pass %d: %d pods planned, over replicas+maxSurge %d (had %d)", w.pass, after, r+surge, before)
+	}
+	if availAfter < min(availBefore, r-unavail) {
+		w.t.Fatalf("pass %d: availability would drop to %d, below replicas-maxUnavailable %d", w.pass, availAfter, r-unavail)
+	}
+	if p.Weight < 0 || p.Weight > 100 {
+		w.t.Fatalf("pass %d: weight %d", w.pass, p.Weight)
+	}
+}
+
+// settle lets the ReplicaSets catch up with their spec by one pass.
+func (w *world) settle() {
+	for _, rs := range w.rss {
+		rs.Replicas = rs.Spec
+		for len(rs.pending) < int(rs.Spec-rs.Available) {
+			rs.pending = append(rs.pending, w.readyDelay)
+		}
+		if int(rs.Spec) < int(rs.Available)+len(rs.pending) {
+			drop := int(rs.Available) + len(rs.pending) - int(rs.Spec)
+			k := min(drop, len(rs.pending))
+			rs.pending = rs.pending[:len(rs.pending)-k]
+			rs.Available -= int32(drop - k)
+		}
+		var still []int
+		for _, left := range rs.pending {
+			if left <= 0 {
+				rs.Available++
+			} else {
+				still = append(still, left-1)
+			}
+		}
+		rs.pending = still
+		rs.Ready = rs.Available
+	}
+}
+
+func (w *world) snapshot() string {
+	var parts []string
+	for _, rs := range w.rss {
+		if rs.Spec == 0 && rs.Replicas == 0 {
+			continue
+		}
+		role := "old"
+		switch rs.Hash {
+		case w.ro.Status.StableRS:
+			role = "stable"
+		case w.hash():
+			role = "canary"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %d/%d", role, rs.Hash, rs.Available, rs.Spec))
+	}
+	idx := "-"
+	if i := w.ro.Status.CurrentStepIndex; i != nil {
+		idx = fmt.Sprint(*i)
+	}
+	return fmt.Sprintf("step %s %s %q | %s", idx, w.ro.Status.Phase, w.ro.Status.Message, strings.Join(parts, ", "))
+}
+
+// run reconciles until nothing changes; then time jumps to the next requeue, up to limit.
+func (w *world) run(limit time.Duration) {
+	w.t.Helper()
+	end := w.now.Add(limit)
+	last := ""
+	for range 500 {
+		p := w.reconcile()
+		w.settle()
+		snap := w.snapshot()
+		if snap != last {
+			w.logf("%s", snap)
+			last = snap
+			w.now = w.now.Add(time.Second)
+			continue
+		}
+		if p.RequeueAfter == 0 || w.now.Add(p.RequeueAfter).After(end) {
+			return
+		}
+		w.now = w.now.Add(p.RequeueAfter)
+	}
+	w.t.Fatal("no fixed point after 500 passes")
+}
+
+func (w *world) setImage(img string) {
+	w.ro.Spec.Template.Spec.Containers[0].Image = img
+	w.ro.Generation++
+	w.logf("user: set image %s", img)
+}
+
+func (w *world) golden(name string) {
+	w.t.Helper()
+	path := filepath.Join("testdata", "sequences", name+".txt")
+	got := w.log.String()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			w.t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		w.t.Fatalf("%v (run go test ./internal/plan -run %s -update)", err, w.t.Name())
+	}
+	if got != string(want) {
+		w.t.Errorf("sequence differs from %s (rerun with -update to accept):\n--- got\n%s", path, got)
+	}
+}
+
+func rollout(replicas int32, steps ...v1alpha1.CanaryStep) *v1alpha1.Rollout {
+	return &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "ro", Namespace: "default", Generation: 1},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas: new(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "demo"}},
+			Template: v1alpha1.PodTemplateSpec{
+				PodTemplateMetadata: v1alpha1.PodTemplateMetadata{Labels: map[string]string{"app": "demo"}},
+				Spec:                corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:v1"}}},
+			},
+			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{Steps: steps}},
+		},
+	}
+}
+
+func setWeight(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: new(w)} }
+func pause(d string) v1alpha1.CanaryStep {
+	if d == "" {
+		return v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{}}
+	}
+	v := intstr.FromString(d)
+	return v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{Duration: &v}}
+}
+
+func basicSteps() []v1alpha1.CanaryStep {
+	return []v1alpha1.CanaryStep{setWeight(20), pause("20s"), setWeight(100)}
+}
+
+func TestSequenceRolloutBasic(t *testing.T) {
+	w := newWorld(t, rollout(3, basicSteps()...))
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.run(2 * time.Minute)
+	w.golden("rollout-basic")
+	if w.ro.Status.StableRS != w.hash() || w.ro.Status.Phase != v1alpha1.RolloutPhaseHealthy {
+		t.Fatalf("not promoted: %s", w.snapshot())
+	}
+}
+
+func TestSequenceMaxSurgeZero(t *testing.T) {
+	ro := rollout(3, basicSteps()...)
+	zero := intstr.FromInt32(0)
+	ro.Spec.Strategy.Canary.MaxSurge = &zero
+	w := newWorld(t, ro)
+	w.readyDelay = 1
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.run(2 * time.Minute)
+	w.golden("max-surge-zero")
+}
+
+func TestSequenceTenReplicasWeight41(t *testing.T) {
+	w := newWorld(t, rollout(10, setWeight(41), pause(""), setWeight(100)))
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.run(time.Minute)
+	if w.ro.Status.Phase != v1alpha1.RolloutPhasePaused {
+		t.Fatalf("want Paused at the indefinite pause: %s", w.snapshot())
+	}
+	w.logf("user: promote (pauseConditions: null)")
+	w.ro.Status.PauseConditions = nil
+	w.run(time.Minute)
+	w.golden("ten-replicas-weight-41-promote")
+}
+
+func TestSequenceAbortRetry(t *testing.T) {
+	w := newWorld(t, rollout(3, basicSteps()...))
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.run(5 * time.Second)
+	w.logf("user: abort")
+	w.ro.Status.Abort = true
+	w.run(time.Minute)
+	if w.ro.Status.Phase != v1alpha1.RolloutPhaseDegraded {
+		t.Fatalf("want Degraded after abort: %s", w.snapshot())
+	}
+	w.logf("user: retry")
+	w.ro.Status.Abort = false
+	w.run(2 * time.Minute)
+	w.golden("abort-retry")
+}
+
+func TestSequenceNewTemplateMidRolloutAndRollback(t *testing.T) {
+	w := newWorld(t, rollout(4, setWeight(50), pause(""), setWeight(100)))
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.run(time.Minute)
+	w.setImage("app:v3") // supersedes the v2 canary
+	w.run(time.Minute)
+	w.setImage("app:v1") // back to stable: no steps
+	w.run(time.Minute)
+	w.golden("new-template-and-rollback")
+}
+
+func TestSequencePromoteFullAndUserPause(t *testing.T) {
+	w := newWorld(t, rollout(5, setWeight(20), pause(""), setWeight(60), pause(""), setWeight(100)))
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.logf("user: pause (spec.paused)")
+	w.ro.Spec.Paused = true
+	w.run(time.Minute)
+	w.logf("user: resume (spec.paused false)")
+	w.ro.Spec.Paused = false
+	w.run(time.Minute)
+	w.logf("user: promote --full")
+	w.ro.Status.PromoteFull = true
+	w.run(time.Minute)
+	w.golden("promote-full-user-pause")
+}

@@ -1,0 +1,150 @@
+package plan
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+)
+
+// Validate returns the first reason the controller cannot run this Rollout, or "". It checks
+// what the CRD schema cannot (or what a Rollout written for an older schema may carry), and it
+// refuses fields sluice does not implement yet instead of ignoring them: a Rollout that asks
+// for analysis, a traffic router or blue-green gets an InvalidSpec condition that says so, and
+// its pods are left as they are.
+func Validate(ro *v1alpha1.Rollout) string {
+	spec := &ro.Spec
+	if spec.WorkloadRef != nil {
+		return "spec.workloadRef is not supported by sluice yet; inline the pod template in spec.template"
+	}
+	if spec.Selector == nil || (len(spec.Selector.MatchLabels) == 0 && len(spec.Selector.MatchExpressions) == 0) {
+		return "spec.selector is required and must not be empty"
+	}
+	sel, err := metav1.LabelSelectorAsSelector(spec.Selector)
+	if err != nil {
+		return "spec.selector is invalid: " + err.Error()
+	}
+	if !sel.Matches(labels.Set(spec.Template.Labels)) {
+		return "spec.selector does not match the labels of spec.template.metadata.labels"
+	}
+	if len(spec.Template.Spec.Containers) == 0 {
+		return "spec.template.spec.containers must list at least one container"
+	}
+	if spec.Replicas != nil && *spec.Replicas < 0 {
+		return "spec.replicas must not be negative"
+	}
+	if spec.ProgressDeadlineSeconds != nil && *spec.ProgressDeadlineSeconds <= spec.MinReadySeconds {
+		return fmt.Sprintf("spec.progressDeadlineSeconds (%d) must be greater than spec.minReadySeconds (%d)",
+			*spec.ProgressDeadlineSeconds, spec.MinReadySeconds)
+	}
+	if spec.RollbackWindow != nil {
+		return "spec.rollbackWindow is not supported by sluice yet; remove it (rollbacks to the stable version already skip the steps)"
+	}
+	switch {
+	case spec.Strategy.Canary == nil && spec.Strategy.BlueGreen == nil:
+		return "spec.strategy must set canary or blueGreen"
+	case spec.Strategy.Canary != nil && spec.Strategy.BlueGreen != nil:
+		return "spec.strategy must set only one of canary and blueGreen"
+	case spec.Strategy.BlueGreen != nil:
+		return "spec.strategy.blueGreen is not supported by sluice yet; use spec.strategy.canary"
+	}
+	return validateCanary(spec.Strategy.Canary)
+}
+
+func validateCanary(c *v1alpha1.CanaryStrategy) string {
+	const p = "spec.strategy.canary."
+	if isZero(c.MaxSurge) && isZero(c.MaxUnavailable) {
+		return p + "maxSurge and maxUnavailable must not both be 0"
+	}
+	if c.CanaryService != "" && c.CanaryService == c.StableService {
+		return fmt.Sprintf(p+"canaryService and stableService must differ (both are %q)", c.CanaryService)
+	}
+	routed := c.TrafficRouting != nil
+	if routed {
+		return p + "trafficRouting is not supported by sluice yet (traffic routers are coming); remove it to run a pod-ratio canary"
+	}
+	if c.Analysis != nil {
+		return p + "analysis (background analysis) is not supported by sluice yet"
+	}
+	if c.AntiAffinity != nil {
+		return p + "antiAffinity is not supported by sluice yet"
+	}
+	if c.CanaryMetadata != nil || c.StableMetadata != nil {
+		return p + "canaryMetadata/stableMetadata are not supported by sluice yet"
+	}
+	if c.PingPong != nil {
+		return p + "pingPong is not supported by sluice yet"
+	}
+	if !routed {
+		switch {
+		case c.ScaleDownDelaySeconds != nil:
+			return p + "scaleDownDelaySeconds needs trafficRouting: without a router old pods are scaled down as the canary grows"
+		case c.ScaleDownDelayRevisionLimit != nil:
+			return p + "scaleDownDelayRevisionLimit needs trafficRouting"
+		case c.DynamicStableScale:
+			return p + "dynamicStableScale needs trafficRouting"
+		case c.MinPodsPerReplicaSet != nil:
+			return p + "minPodsPerReplicaSet needs trafficRouting"
+		}
+	}
+	if t := c.ReplicaProgressThreshold; t != nil {
+		switch t.Type {
+		case v1alpha1.ProgressTypePercentage:
+			if t.Value < 1 || t.Value > 100 {
+				return fmt.Sprintf(p+"replicaProgressThreshold.value must be 1..100 for type Percent, got %d", t.Value)
+			}
+		case v1alpha1.ProgressTypePod:
+			if t.Value < 1 {
+				return fmt.Sprintf(p+"replicaProgressThreshold.value must be at least 1 for type Pod, got %d", t.Value)
+			}
+		default:
+			return fmt.Sprintf(p+"replicaProgressThreshold.type must be Percent or Pod, got %q", t.Type)
+		}
+	}
+	return validateSteps(c.Steps, routed)
+}
+
+func validateSteps(steps []v1alpha1.CanaryStep, routed bool) string {
+	const p = "spec.strategy.canary."
+	for i := range steps {
+		s := &steps[i]
+		at := fmt.Sprintf(p+"steps[%d]", i)
+		kinds := stepKinds(s)
+		switch {
+		case len(kinds) == 0:
+			return at + " sets no step kind (setWeight, pause, setCanaryScale, …)"
+		case len(kinds) > 1:
+			return fmt.Sprintf("%s sets more than one step kind (%s and %s); split it into separate steps", at, kinds[0], kinds[1])
+		}
+		switch {
+		case s.SetWeight != nil:
+			if w := *s.SetWeight; w < 0 || w > 100 {
+				return fmt.Sprintf("%s.setWeight must be between 0 and 100, got %d", at, w)
+			}
+		case s.Pause != nil:
+			if _, _, err := PauseDuration(s.Pause); err != nil {
+				return at + ".pause.duration: " + err.Error()
+			}
+		case s.SetCanaryScale != nil:
+			if !routed {
+				return at + ".setCanaryScale needs trafficRouting: without a router the canary size follows setWeight"
+			}
+		default:
+			return fmt.Sprintf("%s: %s steps are not supported by sluice yet", at, kinds[0])
+		}
+	}
+	return ""
+}
+
+func isZero(v *intstr.IntOrString) bool {
+	if v == nil {
+		return false
+	}
+	if v.Type == intstr.Int {
+		return v.IntVal == 0
+	}
+	return v.StrVal == "0" || v.StrVal == "0%"
+}
