@@ -85,7 +85,7 @@ func runDemo(ctx context.Context, opts devcluster.Options, out io.Writer) error 
 	mctx, cancel := context.WithCancel(ctx)
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(mctx) }()
-	defer func() { cancel(); <-mgrDone }()
+	defer func() { cancel(); _ = <-mgrDone }()
 	tl.mark("sluice controller running in-process")
 	return demoRollout(ctx, c, tl)
 }
