@@ -85,7 +85,12 @@ func runDemo(ctx context.Context, opts devcluster.Options, out io.Writer) error 
 	mctx, cancel := context.WithCancel(ctx)
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(mctx) }()
-	defer func() { cancel(); _ = <-mgrDone }()
+	defer func() {
+		cancel()
+		if err := <-mgrDone; err != nil {
+			tl.mark("controller stopped with an error: %v", err)
+		}
+	}()
 	tl.mark("sluice controller running in-process")
 	return demoRollout(ctx, c, tl)
 }
