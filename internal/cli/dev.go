@@ -7,11 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/internal/controller"
 	"github.com/sluicehq/sluice/internal/devcluster"
 )
 
 type devOptions struct {
-	runDir string
+	withController bool
+	runDir         string
 	nodes  int
 	crds   []string
 	scale  bool
@@ -67,6 +69,18 @@ into ~/.cache/sluice/cluster; later runs start in seconds.`,
 				return err
 			}
 			defer func() { _ = c.Stop() }()
+			ctrlErr := make(chan error, 1)
+			if o.withController {
+				discardLogs()
+				cfg := c.RESTConfig()
+				cfg.UserAgent = "sluice-controller"
+				mgr, err := controller.NewManager(cfg, controller.Options{})
+				if err != nil {
+					return err
+				}
+				go func() { ctrlErr <- mgr.Start(ctx) }()
+				_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "sluice: the sluice controller runs in-process")
+			}
 			out := cmd.OutOrStdout()
 			_, _ = fmt.Fprintf(out, "export KUBECONFIG=%s\n", c.Kubeconfig())
 			_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "sluice: logs in %s; press Ctrl-C to stop\n", c.RunDir())
@@ -77,6 +91,10 @@ into ~/.cache/sluice/cluster; later runs start in seconds.`,
 				case <-ctx.Done():
 					_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "sluice: stopping the local cluster")
 					return c.Stop()
+				case err := <-ctrlErr:
+					if ctx.Err() == nil {
+						return fmt.Errorf("the in-process controller stopped: %w", err)
+					}
 				case <-tick.C:
 					if err := c.Err(); err != nil {
 						return errors.Join(errors.New("a cluster component stopped"), err)
@@ -86,6 +104,7 @@ into ~/.cache/sluice/cluster; later runs start in seconds.`,
 		},
 	}
 	o.addFlags(cmd)
+	cmd.Flags().BoolVar(&o.withController, "with-controller", false, "also run the sluice controller in-process")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "build",
 		Short: "Build (once) the local cluster's binaries and print their directory",

@@ -73,10 +73,10 @@ func alive(pid int) bool {
 }
 
 // startDev runs `sluice dev` until it prints the KUBECONFIG line and checks the cluster answers.
-func startDev(t *testing.T) (*exec.Cmd, []int) {
+func startDev(t *testing.T, extra ...string) (*exec.Cmd, []int) {
 	t.Helper()
 	runDir := t.TempDir()
-	cmd := sluiceCommand(t, "dev", "--run-dir", runDir, "--nodes", "1")
+	cmd := sluiceCommand(t, append([]string{"dev", "--run-dir", runDir, "--nodes", "1"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -133,14 +133,15 @@ func TestDevStopsEverythingOnSignal(t *testing.T) {
 		name     string
 		sig      syscall.Signal
 		wantCode int
+		args     []string
 	}{
-		{"SIGINT", syscall.SIGINT, 0},
-		{"SIGTERM", syscall.SIGTERM, 0},
+		{"SIGINT", syscall.SIGINT, 0, nil},
+		{"SIGTERM with controller", syscall.SIGTERM, 0, []string{"--with-controller"}},
 		// No chance to clean up: the children's parent-death signal must still end them.
-		{"SIGKILL", syscall.SIGKILL, -1},
+		{"SIGKILL", syscall.SIGKILL, -1, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd, kids := startDev(t)
+			cmd, kids := startDev(t, tc.args...)
 			if err := cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -113,28 +114,44 @@ func validateSteps(steps []v1alpha1.CanaryStep, routed bool) string {
 		s := &steps[i]
 		at := fmt.Sprintf(p+"steps[%d]", i)
 		kinds := stepKinds(s)
-		switch {
-		case len(kinds) == 0:
+		if len(kinds) == 0 {
 			return at + " sets no step kind (setWeight, pause, setCanaryScale, …)"
-		case len(kinds) > 1:
-			return fmt.Sprintf("%s sets more than one step kind (%s and %s); split it into separate steps", at, kinds[0], kinds[1])
 		}
-		switch {
-		case s.SetWeight != nil:
-			if w := *s.SetWeight; w < 0 || w > 100 {
-				return fmt.Sprintf("%s.setWeight must be between 0 and 100, got %d", at, w)
+		actions := 0
+		for _, k := range kinds {
+			switch k {
+			case "setWeight", "pause", "analysis", "experiment", "plugin":
+				actions++
 			}
-		case s.Pause != nil:
-			if _, _, err := PauseDuration(s.Pause); err != nil {
-				return at + ".pause.duration: " + err.Error()
-			}
-		case s.SetCanaryScale != nil:
-			if !routed {
-				return at + ".setCanaryScale needs trafficRouting: without a router the canary size follows setWeight"
-			}
-		default:
-			return fmt.Sprintf("%s: %s steps are not supported by sluice yet", at, kinds[0])
 		}
+		if actions > 1 {
+			return fmt.Sprintf("%s sets more than one of setWeight, pause, analysis, experiment and plugin (%s); use one step for each", at, strings.Join(kinds, ", "))
+		}
+		for _, k := range kinds {
+			if msg := validateStepKind(at, k, s, routed); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+func validateStepKind(at, kind string, s *v1alpha1.CanaryStep, routed bool) string {
+	switch kind {
+	case "setWeight":
+		if w := *s.SetWeight; w < 0 || w > 100 {
+			return fmt.Sprintf("%s.setWeight must be between 0 and 100, got %d", at, w)
+		}
+	case "pause":
+		if _, _, err := PauseDuration(s.Pause); err != nil {
+			return at + ".pause.duration: " + err.Error()
+		}
+	case "setCanaryScale":
+		if !routed {
+			return at + ".setCanaryScale needs trafficRouting: without a router the canary size follows setWeight"
+		}
+	default:
+		return fmt.Sprintf("%s: %s steps are not supported by sluice yet", at, kind)
 	}
 	return ""
 }

@@ -1,0 +1,105 @@
+package plan
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+)
+
+// FuzzRolloutScenario drives whole rollouts with random user actions and random pod start-up
+// delays, checking on every pass the invariants of doc.go (checkInvariants: no negative
+// counts, maxSurge and maxUnavailable respected, weight in range) and that the step index only
+// moves forward unless the template or steps changed, or an abort or retry happened.
+func FuzzRolloutScenario(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 6, 6, 6, 6, 0, 0}, uint8(3), uint8(0), uint8(1))
+	f.Add([]byte{1, 0, 2, 0, 3, 0, 6, 6, 4, 0, 5, 0}, uint8(5), uint8(1), uint8(0))
+	f.Add([]byte{1, 7, 0, 8, 0, 8, 0, 1, 0, 9, 0}, uint8(10), uint8(2), uint8(2))
+	f.Fuzz(func(t *testing.T, actions []byte, replicas, delay, surgeKind uint8) {
+		if len(actions) > 40 {
+			actions = actions[:40]
+		}
+		ro := rollout(int32(replicas%12), setWeight(20), pause("5s"), setWeight(60), pause(""), setWeight(100))
+		switch surgeKind % 3 {
+		case 1:
+			z := intstr.FromInt32(0)
+			ro.Spec.Strategy.Canary.MaxSurge = &z
+		case 2:
+			s, u := intstr.FromString("50%"), intstr.FromString("50%")
+			ro.Spec.Strategy.Canary.MaxSurge, ro.Spec.Strategy.Canary.MaxUnavailable = &s, &u
+		}
+		w := newWorld(t, ro)
+		w.readyDelay = int(delay % 3)
+		version := 1
+		prevIdx, prevHash := int32(-1), ""
+		for _, a := range actions {
+			reset := false
+			switch a % 10 {
+			case 1:
+				version++
+				w.setImage(fmt.Sprintf("app:v%d", version))
+				reset = true
+			case 2:
+				w.ro.Status.Abort = true
+				reset = true
+			case 3:
+				w.ro.Status.Abort = false
+				reset = true
+			case 4:
+				w.ro.Status.PauseConditions = nil
+			case 5:
+				w.ro.Status.PromoteFull = true
+			case 6:
+				w.now = w.now.Add(5 * time.Second)
+			case 7:
+				n := int32(a) % 11
+				w.ro.Spec.Replicas = &n
+			case 8:
+				w.ro.Spec.Paused = !w.ro.Spec.Paused
+			case 9:
+				version--
+				if version < 1 {
+					version = 1
+				}
+				w.setImage(fmt.Sprintf("app:v%d", version))
+				reset = true
+			}
+			for range 3 {
+				w.reconcile()
+				w.settle()
+				w.now = w.now.Add(time.Second)
+				idx := int32(-1)
+				if i := w.ro.Status.CurrentStepIndex; i != nil {
+					idx = *i
+				}
+				if !reset && w.ro.Status.CurrentStepHash == prevHash && w.ro.Status.CurrentPodHash == w.hash() && idx < prevIdx {
+					t.Fatalf("step index went back from %d to %d without a reset (%s)", prevIdx, idx, w.snapshot())
+				}
+				prevIdx, prevHash, reset = idx, w.ro.Status.CurrentStepHash, false
+				if p := w.ro.Status.Phase; p == "" {
+					t.Fatalf("no phase: %s", w.snapshot())
+				}
+				if w.ro.Status.StableRS == "" {
+					t.Fatalf("no stable ReplicaSet recorded: %s", w.snapshot())
+				}
+			}
+		}
+		// Liveness: left alone (unpaused, not aborted, indefinite pauses promoted), every
+		// rollout finishes Healthy on the current template.
+		w.ro.Spec.Paused = false
+		w.ro.Status.Abort = false
+		for range 200 {
+			w.ro.Status.PauseConditions = nil
+			w.reconcile()
+			w.settle()
+			w.now = w.now.Add(5 * time.Second)
+			if st := w.ro.Status; st.Phase == v1alpha1.RolloutPhaseHealthy && st.StableRS == w.hash() {
+				return
+			}
+		}
+		t.Fatalf("rollout never became Healthy: %s", w.snapshot())
+	})
+}
