@@ -14,10 +14,10 @@ import (
 type devOptions struct {
 	withController bool
 	runDir         string
-	nodes  int
-	crds   []string
-	scale  bool
-	audit  bool
+	nodes          int
+	crds           []string
+	scale          bool
+	audit          bool
 }
 
 func (o *devOptions) addFlags(cmd *cobra.Command) {
