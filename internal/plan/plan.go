@@ -43,7 +43,10 @@ type Input struct {
 	// ReferenceError, when set, is a problem with an object the Rollout refers to (a missing
 	// Service, …); the Rollout is reported InvalidSpec with it.
 	ReferenceError string
-	Now            time.Time
+	// Pods are the Rollout's pods; the controller lists them only while a restart
+	// (spec.restartAt) is pending.
+	Pods []Pod
+	Now  time.Time
 }
 
 // Event is a Kubernetes event to record for the Rollout, on a transition.
@@ -61,6 +64,8 @@ type Plan struct {
 	Replicas map[string]int32
 	// DeleteReplicaSets are old, empty ReplicaSets beyond revisionHistoryLimit.
 	DeleteReplicaSets []string
+	// Evict are pods to evict for a restart (spec.restartAt), within maxUnavailable.
+	Evict []string
 	// StableServiceHash and CanaryServiceHash are the pod-template hashes the stable and canary
 	// Services should select ("" = leave the Service alone).
 	StableServiceHash, CanaryServiceHash string
@@ -148,6 +153,9 @@ func Compute(in Input) Plan {
 	c.scale()
 	c.services()
 	c.counts()
+	if !c.ro.Spec.Paused {
+		c.restart()
+	}
 	c.conditions()
 	c.plan.Status = c.st
 	c.plan.Promoted = c.promoted()

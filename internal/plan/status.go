@@ -190,6 +190,9 @@ func Phase(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) (v1alpha1.RolloutPh
 	if len(st.PauseConditions) > 0 {
 		return v1alpha1.RolloutPhasePaused, string(st.PauseConditions[0].Reason)
 	}
+	if at := ro.Spec.RestartAt; at != nil && (st.RestartedAt == nil || st.RestartedAt.Before(at)) {
+		return v1alpha1.RolloutPhaseProgressing, "rollout is restarting"
+	}
 	replicas := int32(1)
 	if ro.Spec.Replicas != nil {
 		replicas = *ro.Spec.Replicas

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -47,6 +48,9 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 		return err
 	}
 	if err := r.switchService(ctx, ro, obs, ro.Spec.Strategy.Canary.CanaryService, p.CanaryServiceHash); err != nil {
+		return err
+	}
+	if err := r.evict(ctx, ro, obs, p.Evict); err != nil {
 		return err
 	}
 	for _, name := range p.DeleteReplicaSets {
@@ -118,5 +122,29 @@ func (r *Reconciler) switchService(ctx context.Context, ro *v1alpha1.Rollout, ob
 	}
 	r.Recorder.Eventf(ro, svc, corev1.EventTypeNormal, "SwitchService", "Switch",
 		"Switched selector for service %q from %q to %q", name, svc.Spec.Selector[v1alpha1.LabelPodTemplateHash], hash)
+	return nil
+}
+
+// evict evicts pods for a restart through the Eviction API, so PodDisruptionBudgets apply: a
+// refused eviction (429) is retried on a later pass.
+func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, names []string) error {
+	for _, name := range names {
+		pod := obs.pods[name]
+		if pod == nil {
+			continue
+		}
+		err := r.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{})
+		switch {
+		case err == nil:
+			r.Recorder.Eventf(ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict", "Evicted pod %s for the restart", name)
+		case apierrors.IsTooManyRequests(err):
+			r.Recorder.Eventf(ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict",
+				"Eviction of pod %s refused for now (PodDisruptionBudget): %v", name, err)
+			return nil
+		case apierrors.IsNotFound(err):
+		default:
+			return fmt.Errorf("evicting pod %s: %w", name, err)
+		}
+	}
 	return nil
 }

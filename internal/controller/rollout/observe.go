@@ -31,6 +31,8 @@ type observed struct {
 	facts          []plan.ReplicaSet
 	services       map[string]*corev1.Service // canary/stable Services that exist, by name
 	referenceError string
+	pods           map[string]*corev1.Pod // only while a restart is pending
+	podFacts       []plan.Pod
 }
 
 // observe reads the ReplicaSets the Rollout owns and its Services, and makes sure the
@@ -74,7 +76,44 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		})
 	}
 	slices.SortFunc(obs.facts, func(a, b plan.ReplicaSet) int { return int(a.Revision - b.Revision) })
+	if plan.RestartPending(ro, r.Clock.Now()) {
+		if err := r.observePods(ctx, ro, obs); err != nil {
+			return nil, err
+		}
+	}
 	return obs, nil
+}
+
+// observePods lists the pods of the Rollout's ReplicaSets (only while a restart is pending:
+// the pod cache is filtered to pods carrying the pod-template-hash label).
+func (r *Reconciler) observePods(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) error {
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(ro.Namespace), client.MatchingLabels(ro.Spec.Selector.MatchLabels)); err != nil {
+		return fmt.Errorf("listing pods for the restart: %w", err)
+	}
+	obs.pods = map[string]*corev1.Pod{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		ref := metav1.GetControllerOf(p)
+		if ref == nil || obs.replicaSets[ref.Name] == nil || p.DeletionTimestamp != nil {
+			continue
+		}
+		obs.pods[p.Name] = p
+		obs.podFacts = append(obs.podFacts, plan.Pod{Name: p.Name, Created: p.CreationTimestamp.Time, Available: podAvailable(p)})
+	}
+	return nil
+}
+
+func podAvailable(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func revisionOf(rs *appsv1.ReplicaSet) int64 {

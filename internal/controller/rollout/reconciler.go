@@ -36,6 +36,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
@@ -59,7 +61,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	p := plan.Compute(plan.Input{
 		Rollout: ro, NewHash: obs.newHash, Revision: obs.revision, ReplicaSets: obs.facts,
-		ReferenceError: obs.referenceError, Now: r.Clock.Now(),
+		ReferenceError: obs.referenceError, Pods: obs.podFacts, Now: r.Clock.Now(),
 	})
 	if !p.Invalid {
 		if err := r.act(ctx, ro, obs, &p); err != nil {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/utils/clock"
@@ -35,6 +36,7 @@ func CacheOptions(instanceID string) (map[client.Object]cache.ByObject, error) {
 	}
 	return map[client.Object]cache.ByObject{
 		&appsv1.ReplicaSet{}: {Label: labels.NewSelector().Add(*hashReq)},
+		&corev1.Pod{}:        {Label: labels.NewSelector().Add(*hashReq)},
 		&v1alpha1.Rollout{}:  {Label: labels.NewSelector().Add(*inst)},
 	}, nil
 }
