@@ -18,11 +18,19 @@ func FuzzRolloutScenario(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 6, 6, 6, 6, 0, 0}, uint8(3), uint8(0), uint8(1))
 	f.Add([]byte{1, 0, 2, 0, 3, 0, 6, 6, 4, 0, 5, 0}, uint8(5), uint8(1), uint8(0))
 	f.Add([]byte{1, 7, 0, 8, 0, 8, 0, 1, 0, 9, 0}, uint8(10), uint8(2), uint8(2))
+	f.Add([]byte{1, 0, 0, 6, 6, 2, 0, 6, 6, 6, 6, 6, 6, 3, 0}, uint8(4), uint8(1), uint8(4))
+	f.Add([]byte{1, 0, 0, 6, 6, 4, 0, 2, 0, 6, 6, 3, 5, 0}, uint8(6), uint8(0), uint8(12))
 	f.Fuzz(func(t *testing.T, actions []byte, replicas, delay, surgeKind uint8) {
 		if len(actions) > 40 {
 			actions = actions[:40]
 		}
 		ro := rollout(int32(replicas%12), setWeight(20), pause("5s"), setWeight(60), pause(""), setWeight(100))
+		if surgeKind&4 != 0 {
+			ro = routedRollout(int32(replicas%12), setWeight(20), pause("5s"), setWeight(60), pause(""), setWeight(100))
+			if surgeKind&8 != 0 {
+				ro.Spec.Strategy.Canary.DynamicStableScale = true
+			}
+		}
 		switch surgeKind % 3 {
 		case 1:
 			z := intstr.FromInt32(0)
@@ -91,7 +99,7 @@ func FuzzRolloutScenario(f *testing.F) {
 		// rollout finishes Healthy on the current template.
 		w.ro.Spec.Paused = false
 		w.ro.Status.Abort = false
-		for range 200 {
+		for range 400 {
 			w.ro.Status.PauseConditions = nil
 			w.reconcile()
 			w.settle()

@@ -29,6 +29,8 @@ type ReplicaSet struct {
 	Revision int64
 	// Spec is spec.replicas; Replicas, Ready and Available come from status.
 	Spec, Replicas, Ready, Available int32
+	// ScaleDownDeadline is the scale-down-deadline annotation, when set.
+	ScaleDownDeadline *time.Time
 }
 
 // Input is everything Compute looks at. The controller makes sure the ReplicaSet for the
@@ -66,6 +68,18 @@ type Plan struct {
 	DeleteReplicaSets []string
 	// Evict are pods to evict for a restart (spec.restartAt), within maxUnavailable.
 	Evict []string
+	// SetScaleDownDeadline and ClearScaleDownDeadline add or remove the scale-down-deadline
+	// annotation of ReplicaSets (traffic routing: delayed scale-down of replaced versions).
+	SetScaleDownDeadline   map[string]time.Time
+	ClearScaleDownDeadline []string
+	// Routed is true when the Rollout has trafficRouting: the routers should apply Weight (out
+	// of MaxWeight) to the canary, and the HeaderRoutes and MirrorRoutes in force (none: remove
+	// the managed routes). Status.Canary.Weights holds what they are told; the controller
+	// keeps the previous value when a router fails.
+	Routed       bool
+	MaxWeight    int32
+	HeaderRoutes []v1alpha1.SetHeaderRoute
+	MirrorRoutes []v1alpha1.SetMirrorRoute
 	// StableServiceHash and CanaryServiceHash are the pod-template hashes the stable and canary
 	// Services should select ("" = leave the Service alone).
 	StableServiceHash, CanaryServiceHash string
@@ -308,9 +322,18 @@ func (c *computation) stepDone(step *v1alpha1.CanaryStep) bool {
 	switch {
 	case step.Pause != nil:
 		return c.pauseDone(step.Pause)
-	case step.SetWeight != nil, step.SetCanaryScale != nil:
+	case step.SetWeight != nil && c.routed():
+		canaryT, stableT := c.targets()
+		// With 0 replicas there is no pod to route to: only the counts matter.
+		return c.routedAtTargets(canaryT, stableT) && (c.replicas == 0 || c.weightApplied(*step.SetWeight))
+	case step.SetWeight != nil:
 		canaryT, stableT := c.targets()
 		return c.atTargets(canaryT, stableT)
+	case step.SetCanaryScale != nil:
+		canaryT, stableT := c.targets()
+		return c.routedAtTargets(canaryT, stableT)
+	case step.SetHeaderRoute != nil, step.SetMirrorRoute != nil:
+		return true // applied by the routers in this pass (managedRoutes)
 	}
 	return false // Validate refuses every other kind
 }
@@ -372,15 +395,18 @@ func (c *computation) removePause(r v1alpha1.PauseReason) {
 func (c *computation) requestedWeight() int32 {
 	switch {
 	case c.promoted():
-		return 100
+		return c.maxWeight()
 	case c.st.Abort:
 		return 0
 	}
-	return WeightAt(c.steps, c.index(), 100)
+	return WeightAt(c.steps, c.index(), c.maxWeight())
 }
 
-// targets are the canary and stable sizes for the current state, without a router.
+// targets are the canary and stable sizes for the current state.
 func (c *computation) targets() (canary, stable int32) {
+	if c.routed() {
+		return c.routedTargets()
+	}
 	switch {
 	case c.promoted():
 		return c.replicas, 0
@@ -447,18 +473,63 @@ func (c *computation) maybePromote() {
 // replicas-maxUnavailable, except that pods which are not available may always go.
 func (c *computation) scale() {
 	c.plan.RequestedWeight = c.requestedWeight()
-	c.plan.Weight = c.plan.RequestedWeight
-	if c.ro.Spec.Paused && !c.promoted() {
-		return // a user pause holds every size, as in Argo
+	c.plan.Routed = c.routed()
+	c.plan.MaxWeight = c.maxWeight()
+	if !c.routed() {
+		c.st.Canary.Weights = nil // as Argo: no weights without a router
 	}
-	canaryT, stableT := c.targets()
+	if c.ro.Spec.Paused && !c.promoted() {
+		c.plan.Weight = c.appliedWeight(c.in.NewHash)
+		return // a user pause holds every size and weight, as in Argo
+	}
 	desired := map[*ReplicaSet]int32{}
-	var total, avail int32
+	var avail int32
 	for i := range c.in.ReplicaSets {
 		rs := &c.in.ReplicaSets[i]
 		desired[rs] = rs.Spec
-		total += rs.Spec
 		avail += rs.Available
+	}
+	budgetDown := avail - (c.replicas - c.unavail)
+	if c.routed() {
+		c.scaleRouted(desired, &budgetDown)
+		c.plan.Weight = c.trafficWeight()
+		c.st.Canary.Weights = c.weights(c.plan.Weight)
+		c.plan.HeaderRoutes, c.plan.MirrorRoutes = c.managedRoutes()
+	} else {
+		c.scaleBasic(desired, &budgetDown)
+		c.plan.Weight = c.plan.RequestedWeight
+	}
+	for rs, n := range desired {
+		if n != rs.Spec {
+			c.plan.Replicas[rs.Name] = n
+		}
+	}
+	c.pruneHistory(desired)
+}
+
+// shrinkWithin lowers rs toward `to`: pods that are not available go for free, available ones
+// only while the budget (available pods above replicas-maxUnavailable) lasts.
+func (c *computation) shrinkWithin(desired map[*ReplicaSet]int32, rs *ReplicaSet, to int32, budget *int32) {
+	excess := desired[rs] - to
+	if excess <= 0 {
+		return
+	}
+	free := min(excess, max(rs.Spec-rs.Available, 0))
+	costly := min(excess-free, max(*budget, 0))
+	*budget -= costly
+	desired[rs] -= free + costly
+}
+
+// scaleBasic moves every ReplicaSet toward its target within maxSurge/maxUnavailable, without a
+// router: scale-ups (stable first, then canary) only while the sum of sizes stays within
+// replicas+maxSurge; scale-downs (old ReplicaSets first, oldest first) only while availability
+// stays at or above replicas-maxUnavailable, except that pods which are not available may
+// always go.
+func (c *computation) scaleBasic(desired map[*ReplicaSet]int32, budgetDown *int32) {
+	canaryT, stableT := c.targets()
+	var total int32
+	for _, n := range desired {
+		total += n
 	}
 	type target struct {
 		rs *ReplicaSet
@@ -476,35 +547,18 @@ func (c *computation) scale() {
 			budgetUp -= grow
 		}
 	}
-	budgetDown := avail - (c.replicas - c.unavail)
-	shrink := func(rs *ReplicaSet, to int32) {
-		excess := desired[rs] - to
-		if excess <= 0 {
-			return
-		}
-		free := min(excess, max(rs.Spec-rs.Available, 0)) // pods that are not available anyway
-		costly := min(excess-free, max(budgetDown, 0))
-		budgetDown -= costly
-		desired[rs] -= free + costly
-	}
 	for _, o := range c.others {
-		shrink(o, 0)
+		c.shrinkWithin(desired, o, 0, budgetDown)
 	}
 	if c.stableRS != c.newRS {
 		if canaryT < desired[c.newRS] {
-			shrink(c.newRS, canaryT)
-			shrink(c.stableRS, stableT)
+			c.shrinkWithin(desired, c.newRS, canaryT, budgetDown)
+			c.shrinkWithin(desired, c.stableRS, stableT, budgetDown)
 		} else {
-			shrink(c.stableRS, stableT)
-			shrink(c.newRS, canaryT)
+			c.shrinkWithin(desired, c.stableRS, stableT, budgetDown)
+			c.shrinkWithin(desired, c.newRS, canaryT, budgetDown)
 		}
 	}
-	for rs, n := range desired {
-		if n != rs.Spec {
-			c.plan.Replicas[rs.Name] = n
-		}
-	}
-	c.pruneHistory(desired)
 }
 
 // pruneHistory deletes old ReplicaSets that are empty, beyond revisionHistoryLimit (default 10).

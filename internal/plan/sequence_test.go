@@ -87,6 +87,20 @@ func (w *world) reconcile() Plan {
 	for _, e := range p.Events {
 		w.logf("event %s: %s", e.Reason, e.Message)
 	}
+	for name, t := range p.SetScaleDownDeadline {
+		for _, rs := range w.rss {
+			if rs.Name == name {
+				rs.ScaleDownDeadline = &t
+			}
+		}
+	}
+	for _, name := range p.ClearScaleDownDeadline {
+		for _, rs := range w.rss {
+			if rs.Name == name {
+				rs.ScaleDownDeadline = nil
+			}
+		}
+	}
 	return p
 }
 
@@ -109,7 +123,16 @@ func (w *world) checkInvariants(p Plan) {
 		availBefore += rs.Available
 		availAfter += min(n, rs.Available)
 	}
-	if after > max(before, r+surge) {
+	routed := w.ro.Spec.Strategy.Canary.TrafficRouting != nil
+	if routed {
+		// With a router maxSurge does not bound canary+stable (as in Argo); safety is "scale
+		// first, then shift": no weight to a version without available pods.
+		for _, rs := range w.rss {
+			if rs.Hash == w.hash() && p.Weight > 0 && rs.Available == 0 && !p.Promoted {
+				w.t.Fatalf("pass %d: weight %d to a canary with no available pods", w.pass, p.Weight)
+			}
+		}
+	} else if after > max(before, r+surge) {
 		w.t.Fatalf("pass %d: %d pods planned, over replicas+maxSurge %d (had %d)", w.pass, after, r+surge, before)
 	}
 	if availAfter < min(availBefore, r-unavail) {
@@ -165,7 +188,11 @@ func (w *world) snapshot() string {
 	if i := w.ro.Status.CurrentStepIndex; i != nil {
 		idx = fmt.Sprint(*i)
 	}
-	return fmt.Sprintf("step %s %s %q | %s", idx, w.ro.Status.Phase, w.ro.Status.Message, strings.Join(parts, ", "))
+	weights := ""
+	if ws := w.ro.Status.Canary.Weights; ws != nil {
+		weights = fmt.Sprintf(" | weight canary %d stable %d", ws.Canary.Weight, ws.Stable.Weight)
+	}
+	return fmt.Sprintf("step %s %s %q | %s%s", idx, w.ro.Status.Phase, w.ro.Status.Message, strings.Join(parts, ", "), weights)
 }
 
 // run reconciles until nothing changes; then time jumps to the next requeue, up to limit.
@@ -327,4 +354,38 @@ func TestSequencePromoteFullAndUserPause(t *testing.T) {
 	w.ro.Status.PromoteFull = true
 	w.run(time.Minute)
 	w.golden("promote-full-user-pause")
+}
+
+func routedRollout(replicas int32, steps ...v1alpha1.CanaryStep) *v1alpha1.Rollout {
+	ro := rollout(replicas, steps...)
+	c := ro.Spec.Strategy.Canary
+	c.CanaryService, c.StableService = "canary", "stable"
+	c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{SMI: &v1alpha1.SMITrafficRouting{}}
+	return ro
+}
+
+// With a router the canary is scaled first and the weight follows; the replaced stable stays
+// up for scaleDownDelaySeconds (30s) after promotion.
+func TestSequenceTrafficRouted(t *testing.T) {
+	w := newWorld(t, routedRollout(3, setWeight(20), pause("10s"), setWeight(60), pause("10s"), setWeight(100)))
+	w.readyDelay = 1
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.run(3 * time.Minute)
+	w.golden("traffic-routed")
+	if w.ro.Status.StableRS != w.hash() || w.ro.Status.Phase != v1alpha1.RolloutPhaseHealthy {
+		t.Fatalf("not promoted: %s", w.snapshot())
+	}
+}
+
+// Abort with a router: traffic back to stable first, the canary scaled down 30s later.
+func TestSequenceTrafficRoutedAbort(t *testing.T) {
+	w := newWorld(t, routedRollout(4, setWeight(50), pause(""), setWeight(100)))
+	w.run(time.Minute)
+	w.setImage("app:v2")
+	w.run(time.Minute)
+	w.logf("user: abort")
+	w.ro.Status.Abort = true
+	w.run(2 * time.Minute)
+	w.golden("traffic-routed-abort")
 }

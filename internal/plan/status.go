@@ -211,3 +211,15 @@ func Phase(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) (v1alpha1.RolloutPh
 	}
 	return v1alpha1.RolloutPhaseHealthy, ""
 }
+
+// MarkInvalid records an InvalidSpec condition with msg on st (for problems the controller finds
+// after planning, such as a router refusing its configuration) and recomputes the phase.
+func MarkInvalid(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, msg string, now time.Time) {
+	removeCondition(st, v1alpha1.RolloutInvalidSpec)
+	if old := getCondition(&ro.Status, v1alpha1.RolloutInvalidSpec); old != nil && old.Status == corev1.ConditionTrue && old.Message == msg {
+		st.Conditions = append(st.Conditions, *old) // unchanged: keep its times, write nothing new
+	} else {
+		setCondition(st, v1alpha1.RolloutInvalidSpec, corev1.ConditionTrue, v1alpha1.ReasonInvalidSpec, msg, metav1.NewTime(now))
+	}
+	st.Phase, st.Message = Phase(ro, st)
+}

@@ -64,9 +64,6 @@ func validateCanary(c *v1alpha1.CanaryStrategy) string {
 		return fmt.Sprintf(p+"canaryService and stableService must differ (both are %q)", c.CanaryService)
 	}
 	routed := c.TrafficRouting != nil
-	if routed {
-		return p + "trafficRouting is not supported by sluice yet (traffic routers are coming); remove it to run a pod-ratio canary"
-	}
 	if c.Analysis != nil {
 		return p + "analysis (background analysis) is not supported by sluice yet"
 	}
@@ -149,6 +146,10 @@ func validateStepKind(at, kind string, s *v1alpha1.CanaryStep, routed bool) stri
 	case "setCanaryScale":
 		if !routed {
 			return at + ".setCanaryScale needs trafficRouting: without a router the canary size follows setWeight"
+		}
+	case "setHeaderRoute", "setMirrorRoute":
+		if !routed {
+			return fmt.Sprintf("%s.%s needs trafficRouting with a router that supports it", at, kind)
 		}
 	default:
 		return fmt.Sprintf("%s: %s steps are not supported by sluice yet", at, kind)

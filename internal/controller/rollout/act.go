@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,33 +23,43 @@ import (
 // act makes the plan true, in the safety order: grow ReplicaSets, shrink ReplicaSets, point
 // Services, delete ReplicaSets beyond the history limit.
 func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, p *plan.Plan) error {
-	names := make([]string, 0, len(p.Replicas))
-	for name := range p.Replicas {
-		names = append(names, name)
-	}
-	// Scale-ups first, then scale-downs (the plan's bounds assume that order).
-	slices.SortFunc(names, func(a, b string) int {
-		ga := p.Replicas[a] > ptr.Deref(obs.replicaSets[a].Spec.Replicas, 1)
-		gb := p.Replicas[b] > ptr.Deref(obs.replicaSets[b].Spec.Replicas, 1)
-		switch {
-		case ga && !gb:
-			return -1
-		case gb && !ga:
-			return 1
+	var grow, shrink []string
+	for name, n := range p.Replicas {
+		if n > ptr.Deref(obs.replicaSets[name].Spec.Replicas, 1) {
+			grow = append(grow, name)
+		} else {
+			shrink = append(shrink, name)
 		}
-		return 0
-	})
-	for _, name := range names {
-		rs := obs.replicaSets[name]
-		if err := r.scaleReplicaSet(ctx, ro, rs, p.Replicas[name]); err != nil {
+	}
+	slices.Sort(grow)
+	slices.Sort(shrink)
+	// 1. Scale up: the canary gets its pods before any traffic moves to it.
+	for _, name := range grow {
+		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name]); err != nil {
 			return err
 		}
 	}
+	if err := r.scaleDownDeadlines(ctx, obs, p); err != nil {
+		return err
+	}
+	// 2. Services, only toward ReplicaSets with available pods.
 	if err := r.switchService(ctx, ro, obs, ro.Spec.Strategy.Canary.StableService, p.StableServiceHash); err != nil {
 		return err
 	}
 	if err := r.switchService(ctx, ro, obs, ro.Spec.Strategy.Canary.CanaryService, p.CanaryServiceHash); err != nil {
 		return err
+	}
+	// 3. Traffic. If the routers fail, nothing is scaled down in this pass.
+	if p.Routed {
+		if ok, err := r.applyTraffic(ctx, ro, p); err != nil || !ok {
+			return err
+		}
+	}
+	// 4. Scale down, now that traffic has moved away.
+	for _, name := range shrink {
+		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name]); err != nil {
+			return err
+		}
 	}
 	if err := r.evict(ctx, ro, obs, p.Evict); err != nil {
 		return err
@@ -58,6 +69,35 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 		err := r.Delete(ctx, rs, client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("deleting old ReplicaSet %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// scaleDownDeadlines adds and removes the scale-down-deadline annotation of ReplicaSets.
+func (r *Reconciler) scaleDownDeadlines(ctx context.Context, obs *observed, p *plan.Plan) error {
+	set := func(name string, v any) error {
+		rs := obs.replicaSets[name]
+		if rs == nil {
+			return nil
+		}
+		body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1alpha1.AnnotationScaleDownDeadline: v}}})
+		if err != nil {
+			return err
+		}
+		if err := r.Patch(ctx, rs, client.RawPatch(types.MergePatchType, body)); err != nil {
+			return fmt.Errorf("annotating ReplicaSet %s: %w", name, err)
+		}
+		return nil
+	}
+	for name, t := range p.SetScaleDownDeadline {
+		if err := set(name, t.UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+	}
+	for _, name := range p.ClearScaleDownDeadline {
+		if err := set(name, nil); err != nil {
+			return err
 		}
 	}
 	return nil

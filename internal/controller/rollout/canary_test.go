@@ -236,10 +236,14 @@ func TestScaleWhilePaused(t *testing.T) {
 	e.setImage("scale", "nginx:1.26")
 	e.waitPods("scale", 1, 3, v1alpha1.RolloutPhasePaused)
 	e.specPatch("scale", `{"spec":{"replicas":10}}`)
-	ro := e.waitPods("scale", 2, 8, v1alpha1.RolloutPhasePaused)
-	if ro.Status.HPAReplicas != 10 || ro.Status.Selector != "app=my-app" {
-		t.Errorf("scale subresource fields: HPAReplicas %d selector %q", ro.Status.HPAReplicas, ro.Status.Selector)
-	}
+	e.waitPods("scale", 2, 8, v1alpha1.RolloutPhasePaused)
+	e.waitFor(30*time.Second, func() string {
+		ro := e.rollout("scale")
+		if ro.Status.HPAReplicas != 10 || ro.Status.Selector != "app=my-app" {
+			return fmt.Sprintf("scale subresource fields: HPAReplicas %d selector %q", ro.Status.HPAReplicas, ro.Status.Selector)
+		}
+		return ""
+	})
 }
 
 // The controller killed mid-pause resumes with the remaining pause time and creates no

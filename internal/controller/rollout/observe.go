@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	appsv1 "k8s.io/api/apps/v1"
@@ -69,11 +70,20 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 	}
 	for _, rs := range owned {
 		obs.replicaSets[rs.Name] = rs
-		obs.facts = append(obs.facts, plan.ReplicaSet{
+		fact := plan.ReplicaSet{
 			Name: rs.Name, Hash: rs.Labels[v1alpha1.LabelPodTemplateHash], Revision: revisionOf(rs),
 			Spec: ptr.Deref(rs.Spec.Replicas, 1), Replicas: rs.Status.Replicas,
 			Ready: rs.Status.ReadyReplicas, Available: rs.Status.AvailableReplicas,
-		})
+		}
+		if v, ok := rs.Annotations[v1alpha1.AnnotationScaleDownDeadline]; ok {
+			if t, err := time.Parse(time.RFC3339, v); err == nil {
+				fact.ScaleDownDeadline = &t
+			} else {
+				past := time.Time{} // unreadable: treat as due, as Argo does
+				fact.ScaleDownDeadline = &past
+			}
+		}
+		obs.facts = append(obs.facts, fact)
 	}
 	slices.SortFunc(obs.facts, func(a, b plan.ReplicaSet) int { return int(a.Revision - b.Revision) })
 	if plan.RestartPending(ro, r.Clock.Now()) {
@@ -247,6 +257,9 @@ func clearDefaults(s *corev1.PodSpec) {
 // Rollout's pods, and not be managed by another Rollout.
 func (r *Reconciler) checkReferences(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) string {
 	c := ro.Spec.Strategy.Canary
+	if c.TrafficRouting != nil && r.Routers == nil {
+		return errRoutersUnavailable.Error()
+	}
 	for _, name := range []string{c.StableService, c.CanaryService} {
 		if name == "" {
 			continue

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/trafficrouter/contract"
 )
 
 // AnnotationEffectiveWeight records, on a Rollout without a traffic router, the share of
@@ -30,7 +31,13 @@ type Reconciler struct {
 	// APIReader reads around the cache where freshness matters (not used on the hot path).
 	Recorder recorder.EventRecorder
 	Clock    clock.PassiveClock
+	// Routers builds the traffic routers a Rollout configures; nil means traffic routing is
+	// not available and routed Rollouts are reported InvalidSpec.
+	Routers RouterFactory
 }
+
+// RouterFactory builds the routers of a Rollout's spec.strategy.canary.trafficRouting.
+type RouterFactory func(ctx context.Context, c client.Client, ro *v1alpha1.Rollout) ([]contract.Router, error)
 
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/status,verbs=get;update;patch
