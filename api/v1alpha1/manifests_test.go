@@ -21,14 +21,34 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The acceptance data lives outside the repository, next to it (as on developer machines and in
-// CI): Argo Rollouts' own examples and the manifests of the question sluice answers. They are
-// read in place, never copied.
-const (
-	argoExamplesDir = "../../../shared/argo-examples"
-	questionDir     = "../../../shared/question"
-	testdataDir     = "testdata"
+// The acceptance data lives outside the repository (Argo Rollouts' own examples and the
+// manifests of the question sluice answers), read in place, never copied: from
+// $SLUICE_SHARED_DIR, else from a "shared" directory next to the repository or one of its
+// parents (../shared on developer machines), else /work/shared (this team's machines, where CI
+// may check the repository out elsewhere).
+var (
+	argoExamplesDir = filepath.Join(sharedDir(), "argo-examples")
+	questionDir     = filepath.Join(sharedDir(), "question")
 )
+
+const testdataDir = "testdata"
+
+func sharedDir() string {
+	if d := os.Getenv("SLUICE_SHARED_DIR"); d != "" {
+		return d
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			if fi, err := os.Stat(filepath.Join(dir, "shared", "argo-examples")); err == nil && fi.IsDir() {
+				return filepath.Join(dir, "shared")
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return "/work/shared"
+}
 
 // knownUnparseable are documents no Kubernetes client can send: they are not valid YAML for a
 // JSON object. Each entry names the document (file#index) and a substring of the parse error.
