@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -132,3 +133,6 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 	}
 	return nil
 }
+
+// weightVerifyRetry is how soon an unverified weight is checked again (Argo: 10 s).
+const weightVerifyRetry = 10 * time.Second

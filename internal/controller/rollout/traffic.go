@@ -3,21 +3,103 @@ package rollout
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/trafficrouter/contract"
 )
 
 // errRoutersUnavailable is reported while no router registry is wired in.
-var errRoutersUnavailable = errors.New("spec.strategy.canary.trafficRouting is not supported by sluice yet")
+var errRoutersUnavailable = errors.New("spec.strategy.canary.trafficRouting is not supported by this sluice build")
 
-// applyTraffic hands the plan's weight and managed routes to the Rollout's routers. It
-// returns ok=false (and no error) when the Rollout was marked InvalidSpec instead.
-func (r *Reconciler) applyTraffic(_ context.Context, ro *v1alpha1.Rollout, p *plan.Plan) (bool, error) {
-	r.invalidate(ro, p, errRoutersUnavailable.Error())
-	return false, nil
+// applyTraffic hands the plan's weight and managed routes to every router of the Rollout, in
+// Argo's order (UpdateHash, SetWeight, header/mirror routes, Verify), and records in
+// status.canary.weights what they were told. It returns ok=false when the pass must not go on
+// to scale anything down: a router failed (the error is returned, the previous weights stay in
+// the status), refused its configuration (InvalidSpec, no error), or could not verify the weight.
+func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *plan.Plan) (bool, error) {
+	if r.Routers == nil {
+		r.invalidate(ro, p, errRoutersUnavailable.Error())
+		return false, nil
+	}
+	fail := func(err error) (bool, error) {
+		p.Status.Canary.Weights = ro.Status.Canary.Weights
+		if inv, ok := contract.AsInvalidConfig(err); ok {
+			r.invalidate(ro, p, inv.Message)
+			return false, nil
+		}
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "TrafficRoutingError", "Route", "%v", err)
+		return false, err
+	}
+	routers, err := r.Routers(ctx, r.Client, ro)
+	if err != nil {
+		return fail(err)
+	}
+	cs := ro.Spec.Strategy.Canary
+	svc := contract.Services{Canary: cs.CanaryService, Stable: cs.StableService}
+	d := contract.Desired{
+		Services: svc, CanaryHash: p.Status.CurrentPodHash, StableHash: p.Status.StableRS,
+		Weight: p.Weight, Total: p.MaxWeight,
+	}
+	var verdicts []contract.Verification
+	for _, rt := range routers {
+		if err := rt.UpdateHash(ctx, d.CanaryHash, d.StableHash); err != nil && !errors.Is(err, contract.ErrUnsupported) {
+			return fail(fmt.Errorf("%s: updating pod-template hashes: %w", rt.Type(), err))
+		}
+		if err := rt.SetWeight(ctx, d); err != nil {
+			return fail(fmt.Errorf("%s: setting weight %d: %w", rt.Type(), d.Weight, err))
+		}
+		if err := r.applyManagedRoutes(ctx, rt, svc, p); err != nil {
+			return fail(err)
+		}
+		v, err := rt.Verify(ctx, d)
+		if err != nil {
+			return fail(fmt.Errorf("%s: verifying weight: %w", rt.Type(), err))
+		}
+		verdicts = append(verdicts, v)
+	}
+	v := contract.Combine(verdicts...)
+	p.Status.Canary.Weights = d.Weights(v)
+	if old := ro.Status.Canary.Weights; old == nil || old.Canary.Weight != d.Weight || old.Canary.PodTemplateHash != d.CanaryHash {
+		from := int32(0)
+		if old != nil {
+			from = old.Canary.Weight
+		}
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "TrafficWeightUpdated", "Route",
+			"Traffic weight updated from %d to %d", from, d.Weight)
+	}
+	if v.State == contract.NotVerified {
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "WeightVerifyError", "Verify", "%s", v.Reason)
+		if p.RequeueAfter == 0 || p.RequeueAfter > weightVerifyRetry {
+			p.RequeueAfter = weightVerifyRetry
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// applyManagedRoutes sets the header and mirror routes in force, or removes them all.
+func (r *Reconciler) applyManagedRoutes(ctx context.Context, rt contract.Router, svc contract.Services, p *plan.Plan) error {
+	if len(p.HeaderRoutes) == 0 && len(p.MirrorRoutes) == 0 {
+		if err := rt.RemoveManagedRoutes(ctx); err != nil && !errors.Is(err, contract.ErrUnsupported) {
+			return fmt.Errorf("%s: removing managed routes: %w", rt.Type(), err)
+		}
+		return nil
+	}
+	for _, h := range p.HeaderRoutes {
+		if err := rt.SetHeaderRoute(ctx, contract.HeaderRoute{Services: svc, Name: h.Name, Match: h.Match}); err != nil {
+			return fmt.Errorf("%s: header route %q: %w", rt.Type(), h.Name, err)
+		}
+	}
+	for _, m := range p.MirrorRoutes {
+		if err := rt.SetMirrorRoute(ctx, contract.MirrorRoute{Services: svc, Name: m.Name, Match: m.Match, Percentage: m.Percentage}); err != nil {
+			return fmt.Errorf("%s: mirror route %q: %w", rt.Type(), m.Name, err)
+		}
+	}
+	return nil
 }
 
 // invalidate turns a plan into an InvalidSpec report: the status keeps the weights the routers
@@ -28,6 +110,9 @@ func (r *Reconciler) invalidate(ro *v1alpha1.Rollout, p *plan.Plan, msg string) 
 	plan.MarkInvalid(ro, &p.Status, msg, r.Clock.Now())
 	if old := findCondition(ro.Status.Conditions, v1alpha1.RolloutInvalidSpec); old == nil || old.Message != msg {
 		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSpec, "Reconcile", "%s", msg)
+	}
+	if p.RequeueAfter == 0 || p.RequeueAfter > plan.InvalidSpecRequeue {
+		p.RequeueAfter = plan.InvalidSpecRequeue
 	}
 }
 
