@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
@@ -44,6 +45,9 @@ func TestRolloutBasicMotivatingCase(t *testing.T) {
 	// The honest report: 1 of 4 available pods is 25 %, not 20 %.
 	if got := ro.Annotations[rollout.AnnotationEffectiveWeight]; got != "25" {
 		t.Errorf("effective weight annotation = %q, want 25", got)
+	}
+	if got := weightMetric(t, e.ns, "my-rollout"); got["requested"] != 20 || got["pods"] != 25 {
+		t.Errorf("sluice_rollout_canary_weight_percent = %v, want requested 20 and pods 25", got)
 	}
 	if len(ro.Status.PauseConditions) != 1 || ro.Status.PauseConditions[0].Reason != v1alpha1.PauseReasonCanaryPauseStep {
 		t.Errorf("pauseConditions = %+v", ro.Status.PauseConditions)
@@ -337,4 +341,29 @@ func setPodCondition(t *testing.T, e *env, pod *corev1.Pod, gate string) {
 	if err := e.c.Status().Patch(t.Context(), pod, client.RawPatch(types.StrategicMergePatchType, []byte(patch))); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// weightMetric reads sluice_rollout_canary_weight_percent for one Rollout, by kind.
+func weightMetric(t *testing.T, ns, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "sluice_rollout_canary_weight_percent" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["namespace"] == ns && l["name"] == name {
+				out[l["kind"]] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
 }

@@ -53,6 +53,9 @@ type RouterFactory func(ctx context.Context, c client.Client, ro *v1alpha1.Rollo
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ro := &v1alpha1.Rollout{}
 	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetWeights(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if ro.DeletionTimestamp != nil {
@@ -79,6 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.report(ctx, ro, obs, &p); err != nil {
 		return ctrl.Result{}, err
 	}
+	recordWeights(ro, &p)
 	return ctrl.Result{RequeueAfter: p.RequeueAfter}, nil
 }
 
