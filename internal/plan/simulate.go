@@ -60,11 +60,12 @@ func SimulateSteps(c *v1alpha1.CanaryStrategy, replicas int32) []StepRow {
 		minPods = *c.MinPodsPerReplicaSet
 	}
 	n := int32(len(c.Steps))
-	rows := []StepRow{{
+	rows := make([]StepRow, 0, n+2)
+	rows = append(rows, StepRow{
 		Index: -1, Step: "start",
 		Basic:  Split{Stable: replicas},
 		Routed: Split{Stable: replicas},
-	}}
+	})
 	for i := range n {
 		s := &c.Steps[i]
 		row := StepRow{Index: i, Step: DescribeStep(s), SetWeight: s.SetWeight != nil}

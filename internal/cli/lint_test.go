@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/plan"
+)
+
+// validateLines are the lint lines plan.Validate gives for the Rollouts of docs.
+func validateLines(t *testing.T, docs []manifest) []string {
+	t.Helper()
+	var out []string
+	for _, d := range docs {
+		if d.Kind != "Rollout" {
+			continue
+		}
+		ro := &v1alpha1.Rollout{}
+		if err := yaml.Unmarshal(d.Raw, ro); err != nil {
+			t.Fatal(err)
+		}
+		if msg := plan.Validate(ro); msg != "" {
+			out = append(out, fmt.Sprintf("%s: Rollout %s: %s", d.Where, d.Name, msg))
+		}
+	}
+	return out
+}
+
+func TestLint(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want []string
+	}{
+		{"testdata/lint/nginx-as-suggested.yaml", []string{
+			"testdata/lint/nginx-as-suggested.yaml: Rollout my-rollout: trafficRouting (nginx) needs both canaryService and stableService: the router sends the weight to the canary Service and the rest to the stable one",
+			`testdata/lint/nginx-as-suggested.yaml: Rollout my-rollout: Ingress "my-app-ingress" is the stable Ingress but carries nginx.ingress.kubernetes.io/canary, nginx.ingress.kubernetes.io/canary-weight: the controller creates its own canary Ingress and sets the weight there; remove these annotations`,
+		}},
+		{"testdata/lint/references.yaml", []string{
+			`testdata/lint/references.yaml (document 2): Rollout broken: error unmarshaling JSON: while decoding JSON: json: unknown field "stepz"`,
+			`testdata/lint/references.yaml (document 2): Rollout broken: Service "wrong-selector" (canaryService) selects tier=web, which the pod template's labels do not have`,
+			`testdata/lint/references.yaml (document 2): Rollout broken: Service "missing" (stableService) is not in the given files (lint checks references against the objects given with -f)`,
+			`testdata/lint/references.yaml (document 2): Rollout broken: Ingress "other" has no rule with a backend for the stable Service "missing": the canary Ingress is made from those rules`,
+			`testdata/lint/references.yaml (document 2): Rollout broken: DestinationRule "dr" has no subset "canary"`,
+			`testdata/lint/references.yaml (document 2): Rollout broken: VirtualService "vs" has no HTTP route named "nope"`,
+			`testdata/lint/references.yaml (document 2): Rollout broken: VirtualService "vs" route "primary" has no destination for the subset "canary"`,
+			`testdata/lint/references.yaml (document 2): Rollout broken: HTTPRoute "route" has no rule with backendRefs to both "wrong-selector" and "missing": the plugin sets their weights`,
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			docs, err := readManifests([]string{tc.file}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, n := Lint(docs)
+			if n == 0 {
+				t.Fatal("no Rollout found")
+			}
+			// What plan.Validate says is reported as is (its wording belongs to internal/plan).
+			for _, v := range validateLines(t, docs) {
+				i := slices.Index(got, v)
+				if i < 0 {
+					t.Errorf("plan.Validate's problem not reported: %s", v)
+					continue
+				}
+				got = slices.Delete(got, i, i+1)
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLintAndPlanCommands(t *testing.T) {
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := Run(t.Context(), args, strings.NewReader(""), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	if out, errs, code := run("lint", "-f", "../../examples/rollout-basic.yaml"); code != 0 || out != "1 Rollout(s) checked, no problems\n" {
+		t.Errorf("lint of the example: exit %d, %q %q", code, out, errs)
+	}
+	docs, err := readManifests([]string{"testdata/lint/nginx-as-suggested.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 2 + len(validateLines(t, docs))
+	out, errs, code := run("lint", "-f", "testdata/lint/nginx-as-suggested.yaml")
+	if code != 1 || strings.Count(out, "\n") != n || errs != fmt.Sprintf("Error: %d problem(s) in testdata/lint/nginx-as-suggested.yaml\n", n) {
+		t.Errorf("lint of the suggested NGINX manifest: exit %d\n%s%s", code, out, errs)
+	}
+	if _, errs, code := run("lint", "-f", "testdata/lint/nope.yaml"); code != 1 || strings.Count(errs, "\n") != 1 {
+		t.Errorf("lint of a missing file: exit %d, %q", code, errs)
+	}
+
+	// The motivating case: 1 canary / 3 stable = 25 % without a router, 20 % with one, and 5
+	// replicas suggested.
+	out, errs, code = run("plan", "-f", "../../examples/rollout-basic.yaml")
+	if code != 0 {
+		t.Fatalf("plan: exit %d, %s", code, errs)
+	}
+	var step1 string
+	for l := range strings.Lines(out) {
+		if strings.HasPrefix(l, "1 ") {
+			step1 = strings.Join(strings.Fields(l), " ")
+		}
+	}
+	if step1 != "1 setWeight: 20 20 1 3 4 25 % 1 3 4 20 %" {
+		t.Errorf("plan step 1 = %q\n%s", step1, out)
+	}
+	for _, want := range []string{
+		"warning: step 1: setWeight 20 → 25 % of pods (1 canary of 4): add trafficRouting, or use 5 replicas for an exact 20 %\n",
+		"suggestion: replicas: 5 is the smallest count",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = run("plan", "-f", "../../examples/rollout-basic.yaml", "--replicas", "5")
+	if code != 0 || strings.Contains(out, "warning:") || !strings.Contains(out, "Every setWeight step is exact") {
+		t.Errorf("plan --replicas 5: exit %d\n%s", code, out)
+	}
+	out, _, code = run("plan", "-f", "testdata/lint/nginx-as-suggested.yaml")
+	refused := len(validateLines(t, docs)) > 0
+	if code != 0 || !strings.Contains(out, "trafficRouting (nginx)") || strings.Contains(out, "note: the sluice controller refuses this Rollout today") != refused {
+		t.Errorf("plan of a routed Rollout: exit %d\n%s", code, out)
+	}
+}

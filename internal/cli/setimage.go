@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+)
+
+type setImageOptions struct {
+	rolloutVerb
+	container, image string
+}
+
+func (o *setImageOptions) Complete(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("expected NAME CONTAINER=IMAGE, got %d arguments", len(args))
+	}
+	c, img, ok := strings.Cut(args[1], "=")
+	if !ok {
+		return fmt.Errorf("expected CONTAINER=IMAGE, got %q", args[1])
+	}
+	o.container, o.image = c, img
+	return o.rolloutVerb.Complete(args[:1])
+}
+
+func (o *setImageOptions) Validate() error {
+	if o.container == "" || o.image == "" {
+		return fmt.Errorf("expected CONTAINER=IMAGE with both parts set, got %q", o.container+"="+o.image)
+	}
+	return nil
+}
+
+func newSetCommand() *cobra.Command {
+	set := &cobra.Command{
+		Use:   "set",
+		Short: "Set a field of a rollout (image)",
+	}
+	o := &setImageOptions{}
+	img := &cobra.Command{
+		Use:   "image NAME CONTAINER=IMAGE",
+		Short: "Change the image of a container of a rollout",
+		Long: `set image changes the image of the named container ('*' for all) in spec.template's
+containers, initContainers and ephemeralContainers, exactly as 'kubectl argo rollouts set image'
+does (read, change, update, retried on conflict). A new template starts a new update.`,
+		Example: `  sluice set image my-rollout my-app=nginx:1.26`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := SetImage(cmd.Context(), o.kube.client, o.key(), o.container, o.image); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "rollout \"%s\" image updated\n", o.name)
+			return err
+		},
+	}
+	img.ValidArgsFunction = completeRollouts(&o.kube)
+	o.kube.addFlags(img)
+	set.AddCommand(img)
+	return set
+}
+
+// SetImage sets the image of container (or of every container, for "*") in the Rollout's pod
+// template: containers, initContainers and ephemeralContainers, as Argo's plugin does. It
+// updates the object read as unstructured, so fields this version of sluice does not know
+// are kept.
+func SetImage(ctx context.Context, c client.Client, key types.NamespacedName, container, image string) error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Rollout"))
+		if err := c.Get(ctx, key, u); err != nil {
+			return err
+		}
+		if _, ok, _ := unstructured.NestedMap(u.Object, "spec", "workloadRef"); ok {
+			return fmt.Errorf("rollout %q takes its template from spec.workloadRef, which sluice does not support yet: set the image on the referenced workload", key.Name)
+		}
+		found := false
+		for _, field := range []string{"containers", "initContainers", "ephemeralContainers"} {
+			list, ok, err := unstructured.NestedSlice(u.Object, "spec", "template", "spec", field)
+			if err != nil || !ok {
+				continue
+			}
+			for _, item := range list {
+				m, ok := item.(map[string]any)
+				if !ok {
+					continue
+				}
+				if name, _ := m["name"].(string); name == container || container == "*" {
+					m["image"] = image
+					found = true
+				}
+			}
+			if err := unstructured.SetNestedSlice(u.Object, list, "spec", "template", "spec", field); err != nil {
+				return err
+			}
+		}
+		if !found {
+			return fmt.Errorf("rollout %q has no container named %q", key.Name, container)
+		}
+		return c.Update(ctx, u)
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("rollout %q not found in namespace %q", key.Name, key.Namespace)
+	case err != nil:
+		return fmt.Errorf("setting the image of rollout %q: %w", key.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+package view
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Tree renders a RolloutInfo as `sluice get rollout` prints it: a summary, then the tree
+// Rollout → revisions → ReplicaSets → pods. Lines end with "\n".
+func Tree(info *RolloutInfo, o Options) string {
+	var b strings.Builder
+	summary := [][]string{
+		{"Name:", info.Name},
+		{"Namespace:", info.Namespace},
+		{"Status:", o.paint(info.Phase, statusIcon(info.Phase)+" "+info.Phase)},
+	}
+	if info.Message != "" {
+		summary = append(summary, []string{"Message:", info.Message})
+	}
+	if info.Strategy != "" {
+		summary = append(summary, []string{"Strategy:", info.Strategy})
+	}
+	if info.Step != "" {
+		summary = append(summary, []string{"  Step:", info.Step})
+	}
+	if info.CurrentStep != "" {
+		cur := info.CurrentStep
+		if info.PauseLeft != "" {
+			if info.PauseLeft == "until promoted" {
+				cur += " (waits for 'promote')"
+			} else {
+				cur += " (" + info.PauseLeft + " left)"
+			}
+		}
+		summary = append(summary, []string{"  Running:", cur})
+	}
+	if info.NextStep != "" {
+		summary = append(summary, []string{"  Next:", info.NextStep})
+	}
+	if info.SetWeight != nil {
+		summary = append(summary, []string{"  SetWeight:", strconv.Itoa(int(*info.SetWeight))})
+	}
+	if info.ActualWeight != nil {
+		aw := strconv.FormatFloat(*info.ActualWeight, 'f', -1, 64)
+		if info.SetWeight != nil && *info.ActualWeight != float64(*info.SetWeight) && info.Traffic.Source == "pods" {
+			aw = o.paint("warning", aw)
+		}
+		summary = append(summary, []string{"  ActualWeight:", aw})
+	}
+	if info.Traffic.Summary != "" {
+		summary = append(summary, []string{"  Traffic:", info.Traffic.Summary})
+		if info.Traffic.Why != "" {
+			summary = append(summary, []string{"", o.paint("faint", info.Traffic.Why)})
+		}
+	}
+	for i, img := range info.Images {
+		label := ""
+		if i == 0 {
+			label = "Images:"
+		}
+		s := img.Image
+		if len(img.Tags) > 0 {
+			s += " (" + strings.Join(img.Tags, ", ") + ")"
+		}
+		summary = append(summary, []string{label, s})
+	}
+	r := info.Replicas
+	summary = append(summary,
+		[]string{"Replicas:", ""},
+		[]string{"  Desired:", strconv.Itoa(int(r.Desired))},
+		[]string{"  Current:", strconv.Itoa(int(r.Current))},
+		[]string{"  Updated:", strconv.Itoa(int(r.Updated))},
+		[]string{"  Ready:", strconv.Itoa(int(r.Ready))},
+		[]string{"  Available:", strconv.Itoa(int(r.Available))},
+	)
+	for _, l := range columns(summary) {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("\n")
+
+	rows := [][]string{
+		{"NAME", "KIND", "STATUS", "AGE", "INFO"},
+		{IconRollout + " " + info.Name, "Rollout", o.paint(info.Phase, statusIcon(info.Phase)+" "+info.Phase), info.Age, ""},
+	}
+	for ri, rev := range info.Revisions {
+		lastRev := ri == len(info.Revisions)-1
+		branch, cont := "├──", "│  "
+		if lastRev {
+			branch, cont = "└──", "   "
+		}
+		rows = append(rows, []string{fmt.Sprintf("%s%s revision:%d", branch, IconRevision, rev.Number), "", "", "", ""})
+		for si, rs := range rev.ReplicaSets {
+			lastRS := si == len(rev.ReplicaSets)-1
+			b2, c2 := "├──", "│  "
+			if lastRS {
+				b2, c2 = "└──", "   "
+			}
+			infoCol := append([]string{}, rs.Tags...)
+			if rs.Current > 0 || rs.Traffic > 0 {
+				src := "of pods"
+				if rs.TrafficFrom == "router" {
+					src = "by router"
+				}
+				infoCol = append(infoCol, fmt.Sprintf("traffic %s %s", pct(rs.Traffic), src))
+			}
+			rows = append(rows, []string{
+				cont + b2 + IconReplicaSet + " " + rs.Name, "ReplicaSet",
+				o.paint(rs.Status, statusIcon(rs.Status)+" "+rs.Status), rs.Age, strings.Join(infoCol, ", "),
+			})
+			for pi, p := range rs.Pods {
+				b3 := "├──"
+				if pi == len(rs.Pods)-1 {
+					b3 = "└──"
+				}
+				pinfo := "ready:" + p.Ready
+				if p.Restarts > 0 {
+					pinfo += fmt.Sprintf(",restarts:%d", p.Restarts)
+				}
+				rows = append(rows, []string{
+					cont + c2 + b3 + IconPod + " " + p.Name, "Pod",
+					o.paint(p.Status, statusIcon(p.Status)+" "+p.Status), p.Age, pinfo,
+				})
+			}
+		}
+	}
+	for _, l := range columns(rows) {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
