@@ -171,7 +171,7 @@ func (c *computation) scaleRouted(desired map[*ReplicaSet]int32, budgetDown *int
 		c.abortedCanary(desired)
 	}
 	for _, rs := range []*ReplicaSet{c.newRS, c.stableRS} {
-		if rs.ScaleDownDeadline != nil && !(c.st.Abort && rs == c.newRS) {
+		if rs.ScaleDownDeadline != nil && (!c.st.Abort || rs != c.newRS) {
 			c.plan.ClearScaleDownDeadline = appendUnique(c.plan.ClearScaleDownDeadline, rs.Name)
 		}
 	}
