@@ -178,3 +178,9 @@ const (
 	AnnotationExperimentName         string = "experiment.argoproj.io/name"
 	AnnotationExperimentTemplateName string = "experiment.argoproj.io/template-name"
 )
+
+// AnnotationEffectiveCanaryWeight is sluice's own annotation (not Argo's) on a Rollout without a
+// traffic router: the share of available pods that run the canary, in percent with at most one
+// decimal ("25", "33.3"): what a Service really sends to the canary, next to the requested
+// setWeight. It is absent when the Rollout is fully promoted or has a router.
+const AnnotationEffectiveCanaryWeight = "sluice.dev/effective-canary-weight"

@@ -92,5 +92,5 @@ func actualWeight(ro *v1alpha1.Rollout) string {
 }
 
 // AnnotationEffectiveWeight is the annotation in which the controller records the canary's
-// share of available pods on a Rollout without a router (percent, one decimal).
-const AnnotationEffectiveWeight = "sluice.dev/effective-canary-weight"
+// real share of pods (v1alpha1.AnnotationEffectiveCanaryWeight).
+const AnnotationEffectiveWeight = v1alpha1.AnnotationEffectiveCanaryWeight

@@ -21,10 +21,8 @@ import (
 	"github.com/sluicehq/sluice/internal/trafficrouter/contract"
 )
 
-// AnnotationEffectiveWeight records, on a Rollout without a traffic router, the share of
-// available pods that run the canary (percent, one decimal): what a Service really sends to
-// the canary, next to the requested setWeight.
-const AnnotationEffectiveWeight = "sluice.dev/effective-canary-weight"
+// AnnotationEffectiveWeight is v1alpha1.AnnotationEffectiveCanaryWeight.
+const AnnotationEffectiveWeight = v1alpha1.AnnotationEffectiveCanaryWeight
 
 // Reconciler reconciles Rollouts with the canary strategy.
 type Reconciler struct {
