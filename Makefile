@@ -74,6 +74,13 @@ test: cluster-binaries ## Everything: unit + local-cluster integration tests (th
 	go test -count=1 -race -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(WHAT)
 
 ##@ Run
+# Rollouts in `make bench` (make bench N=1000).
+N ?= 100
+
+.PHONY: bench
+bench: build ## Benchmark the controller: N Rollouts (N=100), one image change; prints the table (bin/bench-N.json).
+	$(BIN)/sluice bench --rollouts $(N) --json $(BIN)/bench-$(N).json
+
 .PHONY: dev
 dev: build ## Start the local cluster and keep it up until Ctrl-C.
 	$(BIN)/sluice dev

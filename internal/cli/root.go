@@ -77,7 +77,7 @@ tells you the share the pod ratio really gives. It speaks Argo Rollouts' argopro
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newDevCommand(), newDemoCommand(), newControllerCommand())
+	root.AddCommand(newVersionCommand(), newDevCommand(), newDemoCommand(), newControllerCommand(), newBenchCommand())
 	root.AddCommand(newGetCommand(), newListCommand(), newPromoteCommand(), newResumeCommand(), newAbortCommand(),
 		newRetryCommand(), newPauseCommand(), newRestartCommand(), newSetCommand(), newUndoCommand(), newStatusCommand(),
 		newPlanCommand(), newLintCommand())
