@@ -1,0 +1,522 @@
+package istio_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/devcluster"
+	"github.com/sluicehq/sluice/internal/devcluster/devclustertest"
+	"github.com/sluicehq/sluice/internal/trafficrouter"
+	"github.com/sluicehq/sluice/internal/trafficrouter/istio"
+	"github.com/sluicehq/sluice/internal/trafficrouter/routertest"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(devclustertest.Main(m, devcluster.Options{CRDs: []devcluster.CRDSet{devcluster.CRDsIstio}}))
+}
+
+var (
+	vsGVK = schema.GroupVersionKind{Group: istio.Group, Version: "v1", Kind: istio.KindVirtualService}
+	drGVK = schema.GroupVersionKind{Group: istio.Group, Version: "v1", Kind: istio.KindDestinationRule}
+)
+
+const (
+	hostSplit   = "examples/istio/host-split.yaml"
+	subsetSplit = "examples/istio/subset-split.yaml"
+)
+
+type env struct {
+	c  client.Client
+	ro *v1alpha1.Rollout
+	r  trafficrouter.Router
+}
+
+func setup(t *testing.T, objs []*unstructured.Unstructured) *env {
+	t.Helper()
+	c := routertest.Client(t)
+	ro := routertest.Apply(t, c, devclustertest.Namespace(t), objs)
+	routers, err := trafficrouter.New(c, ro, trafficrouter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(routers) != 1 || routers[0].Type() != istio.Type {
+		t.Fatalf("routers: %v", routers)
+	}
+	return &env{c: c, ro: ro, r: routers[0]}
+}
+
+func (e *env) get(ctx context.Context, gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, u)
+	return u, err
+}
+
+// httpRoutes returns spec.http itself (not a copy), so tests can edit it in place.
+func httpRoutes(vs *unstructured.Unstructured) []any {
+	rs, _ := vs.Object["spec"].(map[string]any)["http"].([]any)
+	return rs
+}
+
+// routeWeights reads a route's canary and stable weights; isCanary/isStable pick the
+// destinations.
+func routeWeights(vs *unstructured.Unstructured, route string, isCanary, isStable func(dest map[string]any) bool) (canary, stable int32, err error) {
+	for _, r := range httpRoutes(vs) {
+		rm := r.(map[string]any)
+		if rm["name"] != route {
+			continue
+		}
+		for _, d := range rm["route"].([]any) {
+			dm := d.(map[string]any)
+			dest := dm["destination"].(map[string]any)
+			w, _, _ := unstructured.NestedInt64(dm, "weight")
+			switch {
+			case isCanary(dest):
+				canary = int32(w)
+			case isStable(dest):
+				stable = int32(w)
+			}
+		}
+		return canary, stable, nil
+	}
+	return 0, 0, fmt.Errorf("no route %q", route)
+}
+
+func host(name string) func(map[string]any) bool {
+	return func(d map[string]any) bool { return d["host"] == name }
+}
+
+func subset(name string) func(map[string]any) bool {
+	return func(d map[string]any) bool { return d["subset"] == name }
+}
+
+// mutateVS edits a VirtualService by hand.
+func (e *env) mutateVS(ctx context.Context, ns, name string, f func(vs *unstructured.Unstructured)) error {
+	vs, err := e.get(ctx, vsGVK, ns, name)
+	if err != nil {
+		return err
+	}
+	f(vs)
+	return e.c.Update(ctx, vs)
+}
+
+func setWeights(route map[string]any, isCanary func(map[string]any) bool, canary, stable int64) {
+	for _, d := range route["route"].([]any) {
+		dm := d.(map[string]any)
+		if isCanary(dm["destination"].(map[string]any)) {
+			dm["weight"] = canary
+		} else {
+			dm["weight"] = stable
+		}
+	}
+}
+
+func namedRoute(vs *unstructured.Unstructured, name string) map[string]any {
+	for _, r := range httpRoutes(vs) {
+		if rm := r.(map[string]any); rm["name"] == name {
+			return rm
+		}
+	}
+	return nil
+}
+
+func (e *env) countManaged(ctx context.Context) (int, error) {
+	vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range httpRoutes(vs) {
+		if name := r.(map[string]any)["name"]; name == "header" || name == "mirror" {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func headerRoute(ro *v1alpha1.Rollout) *trafficrouter.HeaderRoute {
+	for _, s := range ro.Spec.Strategy.Canary.Steps {
+		if s.SetHeaderRoute != nil {
+			return &trafficrouter.HeaderRoute{Services: trafficrouter.ServicesFor(ro), Name: s.SetHeaderRoute.Name, Match: s.SetHeaderRoute.Match}
+		}
+	}
+	return &trafficrouter.HeaderRoute{Services: trafficrouter.ServicesFor(ro), Name: "header", Match: []v1alpha1.HeaderRoutingMatch{
+		{HeaderName: "x-canary", HeaderValue: &v1alpha1.StringMatch{Exact: "yes"}},
+	}}
+}
+
+func mirrorRoute(ro *v1alpha1.Rollout) *trafficrouter.MirrorRoute {
+	for _, s := range ro.Spec.Strategy.Canary.Steps {
+		if m := s.SetMirrorRoute; m != nil {
+			return &trafficrouter.MirrorRoute{Services: trafficrouter.ServicesFor(ro), Name: m.Name, Match: m.Match, Percentage: m.Percentage}
+		}
+	}
+	return &trafficrouter.MirrorRoute{Services: trafficrouter.ServicesFor(ro), Name: "mirror", Match: []v1alpha1.RouteMatch{
+		{Path: &v1alpha1.StringMatch{Prefix: "/api"}},
+	}}
+}
+
+func TestConformanceHostSplit(t *testing.T) {
+	t.Parallel()
+	routertest.Run(t, func(t *testing.T) *routertest.Case {
+		t.Helper()
+		e := setup(t, routertest.Load(t, hostSplit))
+		return &routertest.Case{
+			Client: e.c, Rollout: e.ro, Router: e.r,
+			Applied:     trafficrouter.VerificationUnknown,
+			HeaderRoute: headerRoute(e.ro),
+			MirrorRoute: mirrorRoute(e.ro),
+			Weights: func(ctx context.Context) (int32, int32, error) {
+				vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+				if err != nil {
+					return 0, 0, err
+				}
+				return routeWeights(vs, "primary", host("my-app-canary"), host("my-app-stable"))
+			},
+			EditWeight: func(ctx context.Context, w int32) error {
+				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+					setWeights(namedRoute(vs, "primary"), host("my-app-canary"), int64(w), int64(100-w))
+				})
+			},
+			ManagedRoutes: e.countManaged,
+			Break: func(ctx context.Context) error {
+				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+					namedRoute(vs, "primary")["name"] = "main"
+				})
+			},
+			BreakMessage: `HTTP route "primary" is not found in VirtualService "my-app" (its HTTP routes: "admin", "main")`,
+		}
+	})
+}
+
+func TestConformanceSubsetSplit(t *testing.T) {
+	t.Parallel()
+	routertest.Run(t, func(t *testing.T) *routertest.Case {
+		t.Helper()
+		objs := routertest.Load(t, subsetSplit)
+		ro := routertest.Find(t, objs, v1alpha1.RolloutKind, "my-rollout")
+		if err := unstructured.SetNestedSlice(ro.Object, []any{map[string]any{"name": "header"}, map[string]any{"name": "mirror"}},
+			"spec", "strategy", "canary", "trafficRouting", "managedRoutes"); err != nil {
+			t.Fatal(err)
+		}
+		e := setup(t, objs)
+		return &routertest.Case{
+			Client: e.c, Rollout: e.ro, Router: e.r,
+			Applied:     trafficrouter.VerificationUnknown,
+			HeaderRoute: headerRoute(e.ro),
+			MirrorRoute: mirrorRoute(e.ro),
+			Weights: func(ctx context.Context) (int32, int32, error) {
+				vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+				if err != nil {
+					return 0, 0, err
+				}
+				return routeWeights(vs, "primary", subset("canary"), subset("stable"))
+			},
+			EditWeight: func(ctx context.Context, w int32) error {
+				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+					setWeights(namedRoute(vs, "primary"), subset("canary"), int64(w), int64(100-w))
+				})
+			},
+			ManagedRoutes: e.countManaged,
+			Break: func(ctx context.Context) error {
+				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+					route := namedRoute(vs, "primary")
+					route["route"] = route["route"].([]any)[:1] // only the stable subset
+				})
+			},
+			BreakMessage: `Canary DestinationRule subset "canary" is not found in HTTP route "primary" of VirtualService "my-app"`,
+		}
+	})
+}
+
+// The host-split walk-through of docs/traffic-routing.md.
+func TestWalkthroughHostSplit(t *testing.T) {
+	t.Parallel()
+	objs := routertest.Load(t, hostSplit)
+	e := setup(t, objs)
+	ctx := t.Context()
+	original, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := func(w int32) trafficrouter.Desired { return trafficrouter.DesiredFor(e.ro, w, "", "") }
+	if err := e.r.SetHeaderRoute(ctx, *headerRoute(e.ro)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.SetWeight(ctx, d(20)); err != nil {
+		t.Fatal(err)
+	}
+	routertest.ExpectObjects(t, e.c, e.ro.Namespace, "examples/istio/host-split-at-20.yaml")
+
+	// setMirrorRoute, then 60: the mirror route copies the weighted route and follows its weights.
+	if err := e.r.SetMirrorRoute(ctx, *mirrorRoute(e.ro)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.SetWeight(ctx, d(60)); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range httpRoutes(vs) {
+		names = append(names, fmt.Sprint(r.(map[string]any)["name"]))
+	}
+	if strings.Join(names, ",") != "header,mirror,admin,primary" {
+		t.Fatalf("route order %v, want header,mirror,admin,primary (managedRoutes order first)", names)
+	}
+	for _, route := range []string{"primary", "mirror"} {
+		if c, s, err := routeWeights(vs, route, host("my-app-canary"), host("my-app-stable")); err != nil || c != 60 || s != 40 {
+			t.Fatalf("%s: %d/%d %v, want 60/40", route, c, s, err)
+		}
+	}
+	mirror := namedRoute(vs, "mirror")
+	if pct, _, _ := unstructured.NestedInt64(mirror, "mirrorPercentage", "value"); pct != 50 {
+		t.Errorf("mirrorPercentage %v", mirror["mirrorPercentage"])
+	}
+	if h, _, _ := unstructured.NestedString(mirror, "mirror", "host"); h != "my-app-canary" {
+		t.Errorf("mirror destination %v", mirror["mirror"])
+	}
+	if m, _, _ := unstructured.NestedSlice(mirror, "match"); fmt.Sprint(m) != "[map[method:map[exact:POST] uri:map[prefix:/api]]]" {
+		t.Errorf("mirror match %v", m)
+	}
+
+	if err := e.r.SetWeight(ctx, d(100)); err != nil {
+		t.Fatal(err)
+	}
+	// Abort (or full promotion): managed routes go, weight back to 0: the user's spec again.
+	if err := e.r.RemoveManagedRoutes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.SetWeight(ctx, d(0)); err != nil {
+		t.Fatal(err)
+	}
+	vs, err = e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(vs.Object["spec"]) != fmt.Sprint(original.Object["spec"]) {
+		t.Errorf("after abort the VirtualService differs from the original:\n got %v\nwant %v", vs.Object["spec"], original.Object["spec"])
+	}
+}
+
+// The subset-split walk-through of docs/traffic-routing.md.
+func TestWalkthroughSubsetSplit(t *testing.T) {
+	t.Parallel()
+	e := setup(t, routertest.Load(t, subsetSplit))
+	ctx := t.Context()
+	if err := e.r.UpdateHash(ctx, "6d4f8b9c7", "58c7d9f4b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.SetWeight(ctx, trafficrouter.DesiredFor(e.ro, 20, "6d4f8b9c7", "58c7d9f4b")); err != nil {
+		t.Fatal(err)
+	}
+	routertest.ExpectObjects(t, e.c, e.ro.Namespace, "examples/istio/subset-split-at-20.yaml")
+	v, err := e.r.Verify(ctx, trafficrouter.DesiredFor(e.ro, 20, "6d4f8b9c7", "58c7d9f4b"))
+	if err != nil || v.State != trafficrouter.VerificationUnknown {
+		t.Fatalf("Verify = %+v, %v", v, err)
+	}
+	// A new canary hash not yet in the DestinationRule: not verified.
+	v, err = e.r.Verify(ctx, trafficrouter.DesiredFor(e.ro, 20, "new", "58c7d9f4b"))
+	if err != nil || v.State != trafficrouter.NotVerified || !strings.Contains(v.Reason, `subset canary selects hash "6d4f8b9c7", want "new"`) {
+		t.Fatalf("Verify with a new hash = %+v, %v", v, err)
+	}
+	// Cleanup removes the hash labels and the managed-by annotation.
+	if err := e.r.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dr, err := e.get(ctx, drGVK, e.ro.Namespace, "my-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dr.GetAnnotations()) != 0 || strings.Contains(fmt.Sprint(dr.Object["spec"]), v1alpha1.LabelPodTemplateHash) {
+		t.Errorf("DestinationRule after Cleanup: %v %v", dr.GetAnnotations(), dr.Object["spec"])
+	}
+}
+
+// Argo Rollouts' silent no-op (#4741, #3884) is an error here: a missing named route, a VS with
+// several routes and none named, a missing destination, a foreign destination with weight.
+func TestUnappliableWeightIsAnError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		edit   func(vs, ro *unstructured.Unstructured)
+		want   string
+		wantOK bool
+	}{{
+		name: "routes omitted and two routes",
+		edit: func(_, ro *unstructured.Unstructured) {
+			unstructured.RemoveNestedField(ro.Object, "spec", "strategy", "canary", "trafficRouting", "istio", "virtualService", "routes")
+		},
+		want: `VirtualService "my-app" has 2 routes; with trafficRouting.istio.virtualService.routes (or tlsRoutes/tcpRoutes) omitted it must have exactly one`,
+	}, {
+		name: "the canary destination is missing",
+		edit: func(vs, _ *unstructured.Unstructured) {
+			route := namedRoute(vs, "primary")
+			route["route"] = route["route"].([]any)[:1]
+		},
+		want: `Canary Service "my-app-canary" is not found in HTTP route "primary" of VirtualService "my-app"`,
+	}, {
+		name: "a foreign destination with weight",
+		edit: func(vs, _ *unstructured.Unstructured) {
+			route := namedRoute(vs, "primary")
+			route["route"] = append(route["route"].([]any), map[string]any{"destination": map[string]any{"host": "legacy"}, "weight": int64(10)})
+		},
+		want: `HTTP route "primary" of VirtualService "my-app" sends weight 10 to legacy, which is neither the canary nor the stable; sluice neither deletes nor re-weights it`,
+	}, {
+		name: "a foreign destination at weight 0 is kept",
+		edit: func(vs, _ *unstructured.Unstructured) {
+			route := namedRoute(vs, "primary")
+			route["route"] = append(route["route"].([]any), map[string]any{"destination": map[string]any{"host": "legacy"}, "weight": int64(0)})
+		},
+		wantOK: true,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			objs := routertest.Load(t, hostSplit)
+			tt.edit(routertest.Find(t, objs, istio.KindVirtualService, "my-app"), routertest.Find(t, objs, v1alpha1.RolloutKind, "my-rollout"))
+			e := setup(t, objs)
+			err := e.r.SetWeight(t.Context(), trafficrouter.DesiredFor(e.ro, 20, "", ""))
+			if tt.wantOK {
+				if err != nil {
+					t.Fatal(err)
+				}
+				vs, err := e.get(t.Context(), vsGVK, e.ro.Namespace, "my-app")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := len(namedRoute(vs, "primary")["route"].([]any)); n != 3 {
+					t.Fatalf("the weight-0 destination was removed (%d destinations)", n)
+				}
+				return
+			}
+			ic, ok := trafficrouter.AsInvalidConfig(err)
+			if !ok || !strings.Contains(ic.Message, tt.want) {
+				t.Fatalf("SetWeight = %v, want an InvalidConfigError containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// virtualServices: several VirtualServices, one in another namespace (name.namespace), TLS and
+// TCP routes selected by port.
+func TestSeveralVirtualServicesTLSAndTCP(t *testing.T) {
+	t.Parallel()
+	objs := routertest.Load(t, hostSplit)
+	c := routertest.Client(t)
+	other := devclustertest.Namespace(t)
+	stream := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+		"metadata": map[string]any{"name": "my-app-stream", "namespace": other},
+		"spec": map[string]any{
+			"hosts": []any{"my-app.local"},
+			"tls": []any{map[string]any{
+				"match": []any{map[string]any{"port": int64(443), "sniHosts": []any{"my-app.local"}}},
+				"route": []any{
+					map[string]any{"destination": map[string]any{"host": "my-app-stable.default.svc.cluster.local"}, "weight": int64(100)},
+					map[string]any{"destination": map[string]any{"host": "my-app-canary.default.svc.cluster.local"}, "weight": int64(0)},
+				},
+			}},
+			"tcp": []any{map[string]any{
+				"match": []any{map[string]any{"port": int64(5432)}},
+				"route": []any{
+					map[string]any{"destination": map[string]any{"host": "my-app-stable"}, "weight": int64(100)},
+					map[string]any{"destination": map[string]any{"host": "my-app-canary"}, "weight": int64(0)},
+				},
+			}},
+		},
+	}}
+	if err := c.Create(t.Context(), stream); err != nil {
+		t.Fatal(err)
+	}
+	ro := routertest.Find(t, objs, v1alpha1.RolloutKind, "my-rollout")
+	if err := unstructured.SetNestedSlice(ro.Object, []any{
+		map[string]any{"name": "my-app", "routes": []any{"primary"}},
+		map[string]any{"name": "my-app-stream." + other, "tlsRoutes": []any{map[string]any{"port": int64(443), "sniHosts": []any{"my-app.local"}}},
+			"tcpRoutes": []any{map[string]any{"port": int64(5432)}}},
+	}, "spec", "strategy", "canary", "trafficRouting", "istio", "virtualServices"); err != nil {
+		t.Fatal(err)
+	}
+	unstructured.RemoveNestedField(ro.Object, "spec", "strategy", "canary", "trafficRouting", "istio", "virtualService")
+	e := setup(t, objs)
+	if err := e.r.SetWeight(t.Context(), trafficrouter.DesiredFor(e.ro, 30, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := e.get(t.Context(), vsGVK, e.ro.Namespace, "my-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cw, sw, _ := routeWeights(vs, "primary", host("my-app-canary"), host("my-app-stable")); cw != 30 || sw != 70 {
+		t.Errorf("my-app primary %d/%d", cw, sw)
+	}
+	got, err := e.get(t.Context(), vsGVK, other, "my-app-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []string{"tls", "tcp"} {
+		routes, _, _ := unstructured.NestedSlice(got.Object, "spec", section)
+		dests := routes[0].(map[string]any)["route"].([]any)
+		s, _, _ := unstructured.NestedInt64(dests[0].(map[string]any), "weight")
+		cw, _, _ := unstructured.NestedInt64(dests[1].(map[string]any), "weight")
+		if cw != 30 || s != 70 {
+			t.Errorf("%s route: %d/%d, want 30/70", section, cw, s)
+		}
+	}
+	if refs := trafficrouter.Objects(e.ro); len(refs) != 2 || refs[1].Namespace != other || refs[1].Name != "my-app-stream" {
+		t.Errorf("Objects = %v", refs)
+	}
+}
+
+// Verify reads istiod's Reconciled condition when there is one.
+func TestVerifyReadsIstioStatus(t *testing.T) {
+	t.Parallel()
+	e := setup(t, routertest.Load(t, hostSplit))
+	ctx := t.Context()
+	d := trafficrouter.DesiredFor(e.ro, 20, "", "")
+	if err := e.r.SetWeight(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	setStatus := func(status string, gen int64) {
+		t.Helper()
+		vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs.Object["status"] = map[string]any{"conditions": []any{map[string]any{
+			"type": "Reconciled", "status": status, "message": "pushed to 3 of 3 proxies", "observedGeneration": fmt.Sprint(gen),
+		}}}
+		if err := e.c.Status().Update(ctx, vs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		status string
+		gen    int64
+		want   trafficrouter.VerificationState
+	}{
+		{"True", vs.GetGeneration(), trafficrouter.Verified},
+		{"False", vs.GetGeneration(), trafficrouter.NotVerified},
+		{"True", vs.GetGeneration() - 1, trafficrouter.VerificationUnknown},
+	} {
+		setStatus(tc.status, tc.gen)
+		v, err := e.r.Verify(ctx, d)
+		if err != nil || v.State != tc.want {
+			t.Errorf("Reconciled=%s at generation %d: Verify = %+v, %v; want %s", tc.status, tc.gen, v, err, tc.want)
+		}
+	}
+}
