@@ -60,6 +60,9 @@ with an --instance-id) where Argo Rollouts does not manage the same objects.`,
 	f.Float32Var(&qps, "qps", 40, "API requests per second the controller may issue")
 	f.IntVar(&burst, "burst", 80, "API request burst")
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
+	f.StringVar(&o.Routers.SMIAPIVersion, "traffic-split-api-version", "v1alpha1", "SMI TrafficSplit version to write: v1alpha1, v1alpha2 or v1alpha3")
+	f.StringVar(&o.Routers.IstioAPIVersion, "istio-api-version", "v1", "Istio networking API version: v1, v1beta1 or v1alpha3")
+	f.StringVar(&o.Routers.GatewayAPIStreamVersion, "gateway-api-stream-version", "v1", "Gateway API TCPRoute/TLSRoute version: v1 or v1alpha2")
 	return cmd
 }
 

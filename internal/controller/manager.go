@@ -8,6 +8,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
+	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
 
 // Options configure the controller process.
@@ -33,6 +35,9 @@ type Options struct {
 	LeaderElectionNamespace string
 	// MetricsAddr and HealthAddr are bind addresses ("0" disables).
 	MetricsAddr, HealthAddr string
+	// Routers picks the API versions the traffic routers use (SMI TrafficSplit, Istio, Gateway
+	// API TCP/TLS routes).
+	Routers trafficrouter.Options
 	// SkipNameValidation allows several managers in one process (tests run one per namespace).
 	SkipNameValidation bool
 }
@@ -54,11 +59,17 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.Workers <= 0 {
 		o.Workers = 10
 	}
+	if cfg.RateLimiter == nil && cfg.QPS > 0 {
+		// One budget for every resource type, as Argo's --qps/--burst mean (controller-runtime
+		// would otherwise give each resource type its own limiter).
+		cfg = rest.CopyConfig(cfg)
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	}
 	byObject, err := rollout.CacheOptions(o.InstanceID)
 	if err != nil {
 		return nil, err
 	}
-	cacheOpts := cache.Options{ByObject: byObject}
+	cacheOpts := cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 	if o.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
 	}
@@ -89,7 +100,12 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if err := (&rollout.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, o.Workers); err != nil {
+	r := &rollout.Reconciler{
+		Client:        mgr.GetClient(),
+		Routers:       rollout.RouterFactory(trafficrouter.Factory(o.Routers)),
+		RouterOptions: o.Routers,
+	}
+	if err := r.SetupWithManager(mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
 	}
 	return mgr, nil

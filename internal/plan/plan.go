@@ -97,6 +97,9 @@ type Plan struct {
 	Invalid bool
 	// Promoted is true when the current template is the stable one.
 	Promoted bool
+	// Settled is true when the observed ReplicaSets are at the sizes the current step wants
+	// (the effective weight is then the step's, not a value on the way).
+	Settled bool
 }
 
 // EffectiveWeight is the share of available pods that run the canary, in percent: what a
@@ -364,7 +367,9 @@ func (c *computation) pauseDone(p *v1alpha1.RolloutPause) bool {
 	if !timed {
 		return false
 	}
-	left := cond.StartTime.Add(d).Sub(c.in.Now)
+	// The stored startTime is rounded down to the second: count from the end of that second,
+	// so a pause lasts at least its duration (Argo's can end up to a second early).
+	left := cond.StartTime.Truncate(time.Second).Add(time.Second + d).Sub(c.in.Now)
 	if left > 0 {
 		c.requeue(left)
 		return false
@@ -490,6 +495,11 @@ func (c *computation) scale() {
 		avail += rs.Available
 	}
 	budgetDown := avail - (c.replicas - c.unavail)
+	if canaryT, stableT := c.targets(); c.routed() {
+		c.plan.Settled = c.routedAtTargets(canaryT, stableT)
+	} else {
+		c.plan.Settled = c.atTargets(canaryT, stableT)
+	}
 	if c.routed() {
 		c.scaleRouted(desired, &budgetDown)
 		c.plan.Weight = c.trafficWeight()

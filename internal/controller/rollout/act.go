@@ -66,7 +66,7 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 	}
 	for _, name := range p.DeleteReplicaSets {
 		rs := obs.replicaSets[name]
-		err := r.Delete(ctx, rs, client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})
+		err := r.Delete(ctx, rs.DeepCopy(), client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("deleting old ReplicaSet %s: %w", name, err)
 		}
@@ -85,7 +85,7 @@ func (r *Reconciler) scaleDownDeadlines(ctx context.Context, obs *observed, p *p
 		if err != nil {
 			return err
 		}
-		if err := r.Patch(ctx, rs, client.RawPatch(types.MergePatchType, body)); err != nil {
+		if err := r.Patch(ctx, rs.DeepCopy(), client.RawPatch(types.MergePatchType, body)); err != nil {
 			return fmt.Errorf("annotating ReplicaSet %s: %w", name, err)
 		}
 		return nil
@@ -116,7 +116,7 @@ func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, 
 	if err != nil {
 		return err
 	}
-	if err := r.Patch(ctx, rs, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	if err := r.Patch(ctx, rs.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("scaling ReplicaSet %s from %d to %d: %w", rs.Name, from, n, err)
 	}
 	r.Recorder.Eventf(ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scale",

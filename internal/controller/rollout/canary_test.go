@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -316,7 +317,9 @@ func TestUnsupportedFieldsAreInvalidSpec(t *testing.T) {
 	e := newEnv(t)
 	ro := canaryRollout(t, "routed", 3, setWeight(20))
 	ro.Spec.Strategy.Canary.CanaryService, ro.Spec.Strategy.Canary.StableService = "c", "s"
-	ro.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{SMI: &v1alpha1.SMITrafficRouting{}}
+	ro.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{
+		Ambassador: &v1alpha1.AmbassadorTrafficRouting{Mappings: []string{"m"}},
+	}
 	e.create(ro)
 	e.waitFor(30*time.Second, func() string {
 		ro = e.rollout("routed")
@@ -324,7 +327,7 @@ func TestUnsupportedFieldsAreInvalidSpec(t *testing.T) {
 		if c == nil || ro.Status.Phase != v1alpha1.RolloutPhaseDegraded {
 			return "no InvalidSpec yet"
 		}
-		if want := "spec.strategy.canary.trafficRouting is not supported by sluice yet"; len(c.Message) < len(want) || c.Message[:len(want)] != want {
+		if want := "trafficRouting.ambassador is not supported by sluice yet"; !strings.Contains(c.Message, want) {
 			return "message: " + c.Message
 		}
 		return ""

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
 
 // observed is what one pass read, gathered once.
@@ -40,8 +41,11 @@ type observed struct {
 // ReplicaSet for the current template exists.
 func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
 	obs := &observed{replicaSets: map[string]*appsv1.ReplicaSet{}, services: map[string]*corev1.Service{}}
+	// Only this Rollout's ReplicaSets (field index on the controller owner), shared with the
+	// cache rather than copied: nothing below modifies them (writes go through copies).
 	var list appsv1.ReplicaSetList
-	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace),
+		client.MatchingFields{ownerIndex: string(ro.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var owned []*appsv1.ReplicaSet
@@ -156,7 +160,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 		if h := found.Labels[v1alpha1.LabelPodTemplateHash]; h != ro.Status.CurrentPodHash && revisionOf(found) < maxRev {
 			// Current again after another revision: renumber it, as Argo does.
 			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationRevision, strconv.FormatInt(maxRev+1, 10))
-			if err := r.Patch(ctx, found, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+			if err := r.Patch(ctx, found.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 				return nil, fmt.Errorf("renumbering ReplicaSet %s: %w", found.Name, err)
 			}
 		}
@@ -257,8 +261,17 @@ func clearDefaults(s *corev1.PodSpec) {
 // Rollout's pods, and not be managed by another Rollout.
 func (r *Reconciler) checkReferences(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) string {
 	c := ro.Spec.Strategy.Canary
-	if c.TrafficRouting != nil && r.Routers == nil {
-		return errRoutersUnavailable.Error()
+	if c.TrafficRouting != nil {
+		if r.Routers == nil {
+			return errRoutersUnavailable.Error()
+		}
+		msg, err := trafficrouter.Diagnose(ctx, r.Client, ro)
+		if err != nil {
+			return err.Error()
+		}
+		if msg != "" {
+			return msg
+		}
 	}
 	for _, name := range []string{c.StableService, c.CanaryService} {
 		if name == "" {

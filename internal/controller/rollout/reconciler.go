@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/trafficrouter"
 	"github.com/sluicehq/sluice/internal/trafficrouter/contract"
 )
 
@@ -33,6 +34,8 @@ type Reconciler struct {
 	// Routers builds the traffic routers a Rollout configures; nil means traffic routing is
 	// not available and routed Rollouts are reported InvalidSpec.
 	Routers RouterFactory
+	// RouterOptions are the API versions the routers use (for the watches).
+	RouterOptions trafficrouter.Options
 }
 
 // RouterFactory builds the routers of a Rollout's spec.strategy.canary.trafficRouting.
@@ -45,6 +48,11 @@ type RouterFactory func(ctx context.Context, c client.Client, ro *v1alpha1.Rollo
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/finalizers,verbs=update
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;tcproutes;tlsroutes,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile runs one observe → plan → act → report pass for a Rollout.
@@ -74,6 +82,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	})
 	if !p.Invalid {
 		if err := r.act(ctx, ro, obs, &p); err != nil {
+			if apierrors.IsConflict(err) {
+				// Our cache had not seen our own last write yet: look again shortly, quietly.
+				return ctrl.Result{RequeueAfter: conflictRetry}, nil
+			}
 			return ctrl.Result{}, err
 		}
 	}
@@ -95,14 +107,18 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 	if !p.Promoted && !p.Invalid && ro.Spec.Strategy.Canary != nil && ro.Spec.Strategy.Canary.TrafficRouting == nil {
 		eff = strconv.FormatFloat(p.EffectiveWeight(), 'f', -1, 64)
 	}
-	if cur, ok := ro.Annotations[AnnotationEffectiveWeight]; cur != eff || (ok && eff == "") {
+	// The share is recorded once the sizes have settled for the step (not at every pod that
+	// comes up on the way), which keeps writes and events to about one per step.
+	if cur, ok := ro.Annotations[AnnotationEffectiveWeight]; (cur != eff && (p.Settled || eff == "")) || (ok && eff == "") {
 		if eff == "" {
 			ann[AnnotationEffectiveWeight] = nil
 		} else {
 			ann[AnnotationEffectiveWeight] = eff
-			r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "EffectiveWeight", "Observe",
-				"canary gets %s%% of pods (%d of %d available) for a requested setWeight of %d%%: without trafficRouting a Service spreads requests by pod count",
-				eff, p.CanaryAvailable, p.TotalAvailable, p.RequestedWeight)
+			if eff != strconv.Itoa(int(p.RequestedWeight)) {
+				r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "EffectiveWeight", "Observe",
+					"canary gets %s%% of pods (%d of %d available) for a requested setWeight of %d%%: without trafficRouting a Service spreads requests by pod count",
+					eff, p.CanaryAvailable, p.TotalAvailable, p.RequestedWeight)
+			}
 		}
 	}
 	if len(ann) > 0 {
@@ -135,6 +151,9 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 	}
 	return nil
 }
+
+// conflictRetry is how soon a pass that lost an optimistic-concurrency race runs again.
+const conflictRetry = 250 * time.Millisecond
 
 // weightVerifyRetry is how soon an unverified weight is checked again (Argo: 10 s).
 const weightVerifyRetry = 10 * time.Second

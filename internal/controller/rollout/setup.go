@@ -1,10 +1,13 @@
 package rollout
 
 import (
+	"context"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/utils/clock"
@@ -41,18 +44,35 @@ func CacheOptions(instanceID string) (map[client.Object]cache.ByObject, error) {
 	}, nil
 }
 
+// ownerIndex indexes ReplicaSets by the UID of the Rollout that controls them.
+const ownerIndex = ".metadata.controllerRolloutUID"
+
 // SetupWithManager registers the reconciler: Rollouts, and the ReplicaSets they own.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &appsv1.ReplicaSet{}, ownerIndex, func(o client.Object) []string {
+		if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "Rollout" && strings.HasPrefix(ref.APIVersion, v1alpha1.GroupVersion.Group+"/") {
+			return []string{string(ref.UID)}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("sluice")
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1), ReconciliationTimeout: time.Minute}).
-		Named("rollout").
-		Complete(r)
+		Named("rollout")
+	if r.Routers != nil {
+		if b, err = watchRouterObjects(context.Background(), mgr, b, r.RouterOptions); err != nil {
+			return err
+		}
+	}
+	return b.Complete(r)
 }

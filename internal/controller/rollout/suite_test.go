@@ -27,7 +27,9 @@ import (
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())
-	os.Exit(devclustertest.Main(m, devcluster.Options{}))
+	os.Exit(devclustertest.Main(m, devcluster.Options{
+		CRDs: []devcluster.CRDSet{devcluster.CRDsIstio, devcluster.CRDsGatewayAPI, devcluster.CRDsSMI},
+	}))
 }
 
 // env is one test's namespace with its own controller (a manager scoped to the namespace), so

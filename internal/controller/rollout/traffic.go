@@ -49,11 +49,19 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *
 		if err := rt.UpdateHash(ctx, d.CanaryHash, d.StableHash); err != nil && !errors.Is(err, contract.ErrUnsupported) {
 			return fail(fmt.Errorf("%s: updating pod-template hashes: %w", rt.Type(), err))
 		}
+		noRoutes := len(p.HeaderRoutes) == 0 && len(p.MirrorRoutes) == 0
+		if noRoutes { // header routes send matching requests to the canary: remove them first
+			if err := removeManagedRoutes(ctx, rt); err != nil {
+				return fail(err)
+			}
+		}
 		if err := rt.SetWeight(ctx, d); err != nil {
 			return fail(fmt.Errorf("%s: setting weight %d: %w", rt.Type(), d.Weight, err))
 		}
-		if err := r.applyManagedRoutes(ctx, rt, svc, p); err != nil {
-			return fail(err)
+		if !noRoutes {
+			if err := r.applyManagedRoutes(ctx, rt, svc, p); err != nil {
+				return fail(err)
+			}
 		}
 		v, err := rt.Verify(ctx, d)
 		if err != nil {
@@ -82,22 +90,28 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *
 }
 
 // applyManagedRoutes sets the header and mirror routes in force, or removes them all.
+// A router without header or mirror routes (NGINX, SMI) skips them: Validate made sure one of
+// the configured routers supports each route step.
 func (r *Reconciler) applyManagedRoutes(ctx context.Context, rt contract.Router, svc contract.Services, p *plan.Plan) error {
-	if len(p.HeaderRoutes) == 0 && len(p.MirrorRoutes) == 0 {
-		if err := rt.RemoveManagedRoutes(ctx); err != nil && !errors.Is(err, contract.ErrUnsupported) {
-			return fmt.Errorf("%s: removing managed routes: %w", rt.Type(), err)
-		}
-		return nil
-	}
 	for _, h := range p.HeaderRoutes {
-		if err := rt.SetHeaderRoute(ctx, contract.HeaderRoute{Services: svc, Name: h.Name, Match: h.Match}); err != nil {
+		err := rt.SetHeaderRoute(ctx, contract.HeaderRoute{Services: svc, Name: h.Name, Match: h.Match})
+		if err != nil && !errors.Is(err, contract.ErrUnsupported) {
 			return fmt.Errorf("%s: header route %q: %w", rt.Type(), h.Name, err)
 		}
 	}
 	for _, m := range p.MirrorRoutes {
-		if err := rt.SetMirrorRoute(ctx, contract.MirrorRoute{Services: svc, Name: m.Name, Match: m.Match, Percentage: m.Percentage}); err != nil {
+		err := rt.SetMirrorRoute(ctx, contract.MirrorRoute{Services: svc, Name: m.Name, Match: m.Match, Percentage: m.Percentage})
+		if err != nil && !errors.Is(err, contract.ErrUnsupported) {
 			return fmt.Errorf("%s: mirror route %q: %w", rt.Type(), m.Name, err)
 		}
+	}
+	return nil
+}
+
+// removeManagedRoutes drops every header and mirror route the router added.
+func removeManagedRoutes(ctx context.Context, rt contract.Router) error {
+	if err := rt.RemoveManagedRoutes(ctx); err != nil && !errors.Is(err, contract.ErrUnsupported) {
+		return fmt.Errorf("%s: removing managed routes: %w", rt.Type(), err)
 	}
 	return nil
 }
