@@ -1,4 +1,5 @@
-// Package examples holds sluice's example manifests (embedded, so `sluice demo` carries them).
+// Package examples holds sluice's example manifests (embedded, so `sluice demo` carries them):
+// rollout-basic.yaml at the top, and one directory per traffic router.
 // rollout-basic.yaml is the Rollout from the question sluice answers: 3 replicas,
 // setWeight 20 → pause 20s → setWeight 100, no traffic router.
 package examples
@@ -7,5 +8,5 @@ import "embed"
 
 // FS holds the example manifests.
 //
-//go:embed *.yaml
+//go:embed *.yaml */*.yaml
 var FS embed.FS

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sluicehq/sluice/internal/controller"
 	"github.com/sluicehq/sluice/internal/devcluster"
@@ -28,9 +30,11 @@ func newDemoCommand() *cobra.Command {
 		Use:   "demo",
 		Short: "Start the local cluster, run the demo on it, print what happened, and clean up",
 		Long: `demo is what 'make demo' runs. It starts the local cluster, deploys a 3-replica
-Deployment behind a Service, waits until its pods are Running and Ready and listed in the
-Service's EndpointSlice, prints the nodes, pods and endpoints with a timeline, and stops the
-cluster again.`,
+Deployment behind a Service (its pods Running, Ready and in the Service's EndpointSlice), runs
+the sluice controller in-process, and rolls out the question's Rollout (3 replicas, setWeight 20,
+pause, setWeight 100) next to its NGINX-routed twin: 1 canary pod of 4 is 25 % of requests
+without a router, while NGINX sends exactly 20 %. On a terminal both are shown live; elsewhere
+as a timeline. Then it stops the cluster again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := o.options(cmd)
@@ -39,7 +43,7 @@ cluster again.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return runDemo(ctx, opts, cmd.OutOrStdout())
+			return runDemo(ctx, opts, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
 	o.addFlags(cmd)
@@ -47,16 +51,54 @@ cluster again.`,
 	return cmd
 }
 
+// timeline prints timestamped lines; while held (a live view owns the terminal) it keeps them
+// and prints them on release.
 type timeline struct {
 	start time.Time
 	out   io.Writer
+	mu    sync.Mutex
+	held  *strings.Builder
+}
+
+func (t *timeline) write(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.held != nil {
+		t.held.WriteString(s)
+		return
+	}
+	_, _ = io.WriteString(t.out, s)
 }
 
 func (t *timeline) mark(format string, args ...any) {
-	_, _ = fmt.Fprintf(t.out, "[%6.2fs] %s\n", time.Since(t.start).Seconds(), fmt.Sprintf(format, args...))
+	t.write(fmt.Sprintf("[%6.2fs] %s\n", time.Since(t.start).Seconds(), fmt.Sprintf(format, args...)))
 }
 
-func runDemo(ctx context.Context, opts devcluster.Options, out io.Writer) error {
+// block prints a multi-line text (a tree) indented under the timeline.
+func (t *timeline) block(text string) {
+	var b strings.Builder
+	for line := range strings.SplitSeq(strings.TrimRight(text, "\n"), "\n") {
+		b.WriteString("          " + line + "\n")
+	}
+	t.write(b.String())
+}
+
+func (t *timeline) hold() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.held = &strings.Builder{}
+}
+
+func (t *timeline) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.held != nil {
+		_, _ = io.WriteString(t.out, "\ntimeline:\n"+t.held.String())
+		t.held = nil
+	}
+}
+
+func runDemo(ctx context.Context, opts devcluster.Options, in io.Reader, out io.Writer) error {
 	tl := &timeline{start: time.Now(), out: out}
 	c, err := devcluster.Start(ctx, opts)
 	if err != nil {
@@ -92,7 +134,11 @@ func runDemo(ctx context.Context, opts devcluster.Options, out io.Writer) error 
 		}
 	}()
 	tl.mark("sluice controller running in-process")
-	return demoRollout(ctx, c, tl)
+	k, err := client.New(c.RESTConfig(), client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		return err
+	}
+	return demoRollouts(ctx, k, tl, in, out)
 }
 
 // demoDeployment shows the cluster itself works: a Deployment's pods Running, Ready and in

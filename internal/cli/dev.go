@@ -90,7 +90,12 @@ into ~/.cache/sluice/cluster; later runs start in seconds.`,
 				select {
 				case <-ctx.Done():
 					_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "sluice: stopping the local cluster")
-					return c.Stop()
+					if err := c.Stop(); err != nil {
+						// Everything is gone either way (a slow component is killed): say so, but
+						// the stop the user asked for succeeded.
+						_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "sluice: warning: %v\n", err)
+					}
+					return nil
 				case err := <-ctrlErr:
 					if ctx.Err() == nil {
 						return fmt.Errorf("the in-process controller stopped: %w", err)

@@ -2,12 +2,13 @@ package cli_test
 
 import (
 	"bufio"
-	"io"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func alive(pid int) bool {
 }
 
 // startDev runs `sluice dev` until it prints the KUBECONFIG line and checks the cluster answers.
-func startDev(t *testing.T, extra ...string) (*exec.Cmd, []int) {
+func startDev(t *testing.T, extra ...string) (*exec.Cmd, []int, *syncBuffer) {
 	t.Helper()
 	runDir := t.TempDir()
 	cmd := sluiceCommand(t, append([]string{"dev", "--run-dir", runDir, "--nodes", "1"}, extra...)...)
@@ -81,7 +82,8 @@ func startDev(t *testing.T, extra ...string) (*exec.Cmd, []int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,25 @@ func startDev(t *testing.T, extra ...string) (*exec.Cmd, []int) {
 	if len(kids) != 5 {
 		t.Fatalf("sluice dev has %d child processes, want 5 (etcd, apiserver, controller-manager, scheduler, kwok)", len(kids))
 	}
-	return cmd, kids
+	return cmd, kids, stderr
+}
+
+// syncBuffer collects a child's stderr for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestDevStopsEverythingOnSignal(t *testing.T) {
@@ -141,7 +161,7 @@ func TestDevStopsEverythingOnSignal(t *testing.T) {
 		{"SIGKILL", syscall.SIGKILL, -1, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd, kids := startDev(t, tc.args...)
+			cmd, kids, stderr := startDev(t, tc.args...)
 			if err := cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +174,7 @@ func TestDevStopsEverythingOnSignal(t *testing.T) {
 				t.Fatal("sluice dev did not exit")
 			}
 			if code := cmd.ProcessState.ExitCode(); code != tc.wantCode {
-				t.Errorf("exit code %d, want %d", code, tc.wantCode)
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for _, pid := range kids {
