@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -59,11 +60,18 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.Workers <= 0 {
 		o.Workers = 10
 	}
+	// The controller's own reads and writes share one budget of --qps/--burst across all
+	// resource types, as Argo's flags mean (controller-runtime would give each type its own
+	// limiter). Events and the informers' list/watch keep separate budgets, so a burst of
+	// events never delays a scale-up or a status write.
+	newClient := client.New
 	if cfg.RateLimiter == nil && cfg.QPS > 0 {
-		// One budget for every resource type, as Argo's --qps/--burst mean (controller-runtime
-		// would otherwise give each resource type its own limiter).
-		cfg = rest.CopyConfig(cfg)
-		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+		shared := flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+		newClient = func(c *rest.Config, opts client.Options) (client.Client, error) {
+			c = rest.CopyConfig(c)
+			c.RateLimiter = shared
+			return client.New(c, opts)
+		}
 	}
 	byObject, err := rollout.CacheOptions(o.InstanceID)
 	if err != nil {
@@ -80,6 +88,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	renew, lease, retry := 10*time.Second, 15*time.Second, 2*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
+		NewClient:               newClient,
 		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: orDefault(o.MetricsAddr, "0")},
 		HealthProbeBindAddress:  orDefault(o.HealthAddr, "0"),
