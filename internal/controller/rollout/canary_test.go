@@ -370,3 +370,24 @@ func weightMetric(t *testing.T, ns, name string) map[string]float64 {
 	}
 	return out
 }
+
+// Argo's instance-id semantics: a controller without --instance-id leaves alone the Rollouts
+// labelled for another instance.
+func TestInstanceIDLabelIsRespected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := canaryRollout(t, "other-instance", 3, setWeight(20), pauseFor(""), setWeight(100))
+	other.Labels = map[string]string{v1alpha1.LabelControllerInstanceID: "blue"}
+	e.create(other)
+	mine := canaryRollout(t, "mine", 3, setWeight(20), pauseFor(""), setWeight(100))
+	mine.Spec.Selector.MatchLabels = map[string]string{"app": "mine"}
+	mine.Spec.Template.Labels = map[string]string{"app": "mine"}
+	e.create(mine)
+	e.waitHealthy("mine", time.Minute)
+	if ro := e.rollout("other-instance"); ro.Status.ObservedGeneration != "" || ro.Status.Phase != "" {
+		t.Fatalf("the Rollout of instance blue was reconciled: %+v", ro.Status)
+	}
+	if running, _ := e.pods(basicLabels); len(running) != 0 {
+		t.Fatalf("pods for the other instance's Rollout: %s", counts(running))
+	}
+}
