@@ -623,7 +623,7 @@ func (r *run) waitHealthy(ctx context.Context, what string) error {
 			return nil
 		}
 		if r.ctl != nil && r.ctl.exited() {
-			return fmt.Errorf("the controller died during %s: %w\n%s", what, r.ctl.exitErr(), tailFile(r.ctl.logPath, 2000))
+			return fmt.Errorf("the controller died during %s: %w\n%s", what, r.ctl.exitErr(), tailFile(r.ctl.LogPath, 2000))
 		}
 		select {
 		case <-ctx.Done():
@@ -855,7 +855,7 @@ func (r *run) countLogErrors() {
 	if r.ctl == nil {
 		return
 	}
-	b, err := os.ReadFile(r.ctl.logPath)
+	b, err := os.ReadFile(r.ctl.LogPath)
 	if err != nil {
 		return
 	}

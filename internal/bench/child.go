@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/sluicehq/sluice/internal/childproc"
 	"github.com/sluicehq/sluice/internal/controller"
 )
 
@@ -112,91 +112,36 @@ type ChildCommand struct {
 	Env  []string
 }
 
-// child is a running controller child process.
+// child is the running controller child process.
 type child struct {
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error
-}
-
-// spawnReq starts children from one goroutine locked to its OS thread for the life of the
-// program: Linux delivers Pdeathsig when the *thread* that forked a child exits, and a locked
-// thread that is never unlocked is never reused or torn down by the Go runtime.
-var spawnReq = make(chan spawnCall)
-
-type spawnCall struct {
-	cmd   *exec.Cmd
-	reply chan error
-}
-
-func init() {
-	go func() {
-		runtime.LockOSThread()
-		for c := range spawnReq {
-			c.reply <- c.cmd.Start()
-		}
-	}()
+	*childproc.Process
 }
 
 func startChild(cc ChildCommand, logPath string, flags ...string) (*child, error) {
-	logf, err := os.Create(logPath)
+	args := append(append([]string(nil), cc.Args...), flags...)
+	cmd := exec.Command(cc.Path, args...) //nolint:noctx // lives until stop, not for one request
+	cmd.Env = append(os.Environ(), cc.Env...)
+	p, err := childproc.Start("the controller", logPath, cmd)
 	if err != nil {
 		return nil, err
 	}
-	args := append(append([]string(nil), cc.Args...), flags...)
-	cmd := exec.Command(cc.Path, args...) //nolint:noctx // lives until stop, not for one request
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), cc.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Pdeathsig: syscall.SIGKILL, // never outlive the harness
-		Setpgid:   true,            // a Ctrl-C reaches the harness, which stops the child itself
-	}
-	reply := make(chan error)
-	spawnReq <- spawnCall{cmd: cmd, reply: reply}
-	if err := <-reply; err != nil {
-		_ = logf.Close()
-		return nil, fmt.Errorf("starting the controller: %w", err)
-	}
-	c := &child{cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		c.err = cmd.Wait()
-		_ = logf.Close()
-		close(c.done)
-	}()
-	return c, nil
+	return &child{p}, nil
 }
 
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *child) pid() int     { return c.Pid() }
+func (c *child) exited() bool { return c.Exited() }
 
 // stop sends SIGTERM and waits up to grace (profiles are written then), then SIGKILLs.
 func (c *child) stop(grace time.Duration) error {
-	if c.exited() {
-		return c.exitErr()
+	if err := c.Stop(grace); err != nil {
+		return err
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-		return c.exitErr()
-	case <-time.After(grace):
-	}
-	_ = c.cmd.Process.Kill()
-	<-c.done
-	return fmt.Errorf("the controller did not stop within %s and was killed (log: %s)", grace, c.logPath)
+	return c.exitErr()
 }
 
 func (c *child) exitErr() error {
-	if c.err != nil {
-		return fmt.Errorf("the controller exited: %w (log: %s)", c.err, c.logPath)
+	if err := c.Err(); err != nil {
+		return fmt.Errorf("the controller exited: %w (log: %s)", err, c.LogPath)
 	}
 	return nil
 }

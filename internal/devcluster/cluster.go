@@ -361,7 +361,7 @@ func (c *Cluster) AuditLogPath() string { return filepath.Join(c.runDir, "audit.
 func (c *Cluster) PIDs() map[string]int {
 	m := make(map[string]int, len(c.procs))
 	for _, p := range c.procs {
-		m[p.name] = p.cmd.Process.Pid
+		m[p.name] = p.Pid()
 	}
 	return m
 }

@@ -27,20 +27,9 @@ func TestMain(m *testing.M) {
 	os.Exit(devclustertest.Main(m, devcluster.Options{}))
 }
 
-// eventually polls cond every 100ms until it returns "" or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	devclustertest.Eventually(t, timeout, cond)
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -2,7 +2,6 @@ package clitest
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -22,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/cli"
 	"github.com/sluicehq/sluice/internal/controller"
+	"github.com/sluicehq/sluice/internal/controller/controllertest"
 	"github.com/sluicehq/sluice/internal/devcluster"
 	"github.com/sluicehq/sluice/internal/devcluster/devclustertest"
 )
@@ -47,19 +47,7 @@ func newEnv(t *testing.T, withController bool) *env {
 	}
 	e := &env{t: t, ns: devclustertest.Namespace(t), c: c}
 	if withController {
-		mgr, err := controller.NewManager(cfg, controller.Options{Namespace: e.ns, Workers: 2, SkipNameValidation: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := mgr.Start(ctx); err != nil {
-				t.Errorf("controller: %v", err)
-			}
-		}()
-		t.Cleanup(func() { cancel(); <-done })
+		controllertest.Start(t, cfg, e.ns)
 	}
 	return e
 }
@@ -86,17 +74,7 @@ func (e *env) ok(args ...string) string {
 
 func (e *env) waitFor(timeout time.Duration, cond func() string) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("not within %s: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	devclustertest.Eventually(e.t, timeout, cond)
 }
 
 func (e *env) rollout(name string) *v1alpha1.Rollout {

@@ -1,7 +1,6 @@
 package rollout_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/controller"
+	"github.com/sluicehq/sluice/internal/controller/controllertest"
 	"github.com/sluicehq/sluice/internal/devcluster"
 	"github.com/sluicehq/sluice/internal/devcluster/devclustertest"
 )
@@ -51,41 +51,18 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, ns: devclustertest.Namespace(t), c: c}
 	e.startController()
-	t.Cleanup(func() { e.stop() })
 	return e
 }
 
 func (e *env) startController() {
 	e.t.Helper()
-	mgr, err := controller.NewManager(devclustertest.Config(e.t), controller.Options{Namespace: e.ns, Workers: 2, SkipNameValidation: true})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(e.t.Context()))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			e.t.Errorf("controller: %v", err)
-		}
-	}()
-	e.stop = func() { cancel(); <-done }
+	e.stop = controllertest.Start(e.t, devclustertest.Config(e.t), e.ns)
 }
 
-// waitFor polls cond every 100ms until it returns "" (done) or the timeout passes.
+// waitFor polls cond until it returns "" (done) or the timeout passes.
 func (e *env) waitFor(timeout time.Duration, cond func() string) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("not within %s: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	devclustertest.Eventually(e.t, timeout, cond)
 }
 
 func (e *env) rollout(name string) *v1alpha1.Rollout {

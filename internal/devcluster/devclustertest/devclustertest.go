@@ -105,3 +105,20 @@ func Namespace(tb testing.TB) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Eventually polls cond every 100ms until it returns "" (done) or timeout passes, then fails
+// the test with cond's last message.
+func Eventually(tb testing.TB, timeout time.Duration, cond func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("not within %s: %s", timeout, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
