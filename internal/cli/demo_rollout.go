@@ -150,7 +150,7 @@ func narrate(ctx context.Context, c client.Client, ros []*demoRollout, tl *timel
 	for {
 		all := true
 		for _, d := range ros {
-			line, err := demoLine(ctx, c, d.key)
+			line, done, err := demoLine(ctx, c, d.key)
 			if err != nil {
 				return err
 			}
@@ -164,7 +164,7 @@ func narrate(ctx context.Context, c client.Client, ros []*demoRollout, tl *timel
 					tl.block(view.Tree(info, view.Options{}))
 				}
 			}
-			all = all && rolloutDone(ctx, c, d.key)
+			all = all && done
 		}
 		if all {
 			return nil
@@ -178,19 +178,20 @@ func narrate(ctx context.Context, c client.Client, ros []*demoRollout, tl *timel
 }
 
 // demoLine summarises a Rollout: phase, step, pods per revision, and the canary's share of
-// pods or of requests.
-func demoLine(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
+// pods or of requests; done tells, from the same read, whether it is Healthy and promoted.
+func demoLine(ctx context.Context, c client.Client, key types.NamespacedName) (line string, done bool, err error) {
 	ro := &v1alpha1.Rollout{}
 	if err := c.Get(ctx, key, ro); err != nil {
-		return "", err
+		return "", false, err
 	}
 	st := ro.Status
 	if st.ObservedGeneration != fmt.Sprint(ro.Generation) {
-		return "", nil
+		return "", false, nil
 	}
+	done = st.Phase == v1alpha1.RolloutPhaseHealthy && st.StableRS == st.CurrentPodHash
 	var pods corev1.PodList
 	if err := c.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels(ro.Spec.Selector.MatchLabels)); err != nil {
-		return "", err
+		return "", false, err
 	}
 	canary, stable := 0, 0
 	for _, p := range pods.Items {
@@ -208,24 +209,24 @@ func demoLine(ctx context.Context, c client.Client, key types.NamespacedName) (s
 	if st.CurrentStepIndex != nil {
 		step = fmt.Sprintf("%d/%d", *st.CurrentStepIndex, len(ro.Spec.Strategy.Canary.Steps))
 	}
-	line := fmt.Sprintf("phase %-11s step %-4s pods: stable %d, canary %d", st.Phase, step, stable, canary)
+	line = fmt.Sprintf("phase %-11s step %-4s pods: stable %d, canary %d", st.Phase, step, stable, canary)
 	if st.Message != "" {
 		line += fmt.Sprintf(" (%s)", st.Message)
 	}
 	if st.StableRS == st.CurrentPodHash || canary == 0 {
-		return line, nil
+		return line, done, nil
 	}
 	if ro.Spec.Strategy.Canary.TrafficRouting == nil {
 		line += fmt.Sprintf("; the canary has %d of %d pods: about %.0f%% of requests", canary, canary+stable,
 			float64(canary)*100/float64(canary+stable))
-		return line, nil
+		return line, done, nil
 	}
 	ing := &networkingv1.Ingress{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: "my-rollout-my-app-ingress-canary"}, ing); err == nil {
 		line += fmt.Sprintf("; NGINX sends %s%% of requests to the canary (canary Ingress canary-weight)",
 			ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"])
 	}
-	return line, nil
+	return line, done, nil
 }
 
 // readManifestDocs decodes every non-empty document of a multi-document YAML file.
