@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Thresholds above which a stage counts as a limit of the run.
@@ -27,11 +28,23 @@ func limits(r *Result, o *Options) []string {
 	}
 	cs := &r.Controller
 	if q := cs.Requests; q != nil && o.Controller == ControllerChild {
+		// sluice's controller shares one --qps budget across its own requests; events have a
+		// budget of their own.
+		var own float64
+		var parts []string
 		for _, res := range slices.Sorted(maps.Keys(q.RateByResource)) {
-			if rt := q.RateByResource[res]; rt.Mean >= 0.8*o.QPS {
-				add("controller client-side rate limit on %s: %.1f requests/s on average over the update against --qps %g (controller-runtime gives each resource type its own limiter)",
-					res, rt.Mean, o.QPS)
+			if res == "events" {
+				continue
 			}
+			own += q.RateByResource[res].Mean
+			parts = append(parts, fmt.Sprintf("%s %.1f", res, q.RateByResource[res].Mean))
+		}
+		if own >= 0.8*o.QPS {
+			add("controller client-side rate limit: %.1f requests/s on average over the update (%s) against --qps %g, shared by all of the controller's own requests; raise --qps/--burst to go faster",
+				own, strings.Join(parts, ", "), o.QPS)
+		}
+		if ev := q.RateByResource["events"]; ev.Mean >= 0.8*o.QPS {
+			add("controller event rate limit: %.1f events/s on average against --qps %g (events have their own budget: they arrive late but never hold up the rollout)", ev.Mean, o.QPS)
 		}
 	}
 	if c := cs.Client; c != nil && c.RateLimiterWaitSeconds >= 1 {
