@@ -50,11 +50,16 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 		return err
 	}
 	// 3. Traffic. If the routers fail, nothing is scaled down in this pass.
+	retired, err := r.retireRouters(ctx, ro)
+	if err != nil || !retired {
+		return err
+	}
 	if p.Routed {
 		if ok, err := r.applyTraffic(ctx, ro, p); err != nil || !ok {
 			return err
 		}
 	}
+	obs.routingApplied = true
 	// 4. Scale down, now that traffic has moved away.
 	for _, name := range shrink {
 		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name]); err != nil {

@@ -35,6 +35,8 @@ type observed struct {
 	referenceError string
 	pods           map[string]*corev1.Pod // only while a restart is pending
 	podFacts       []plan.Pod
+	// routingApplied: this pass applied the current trafficRouting (or retired the old one).
+	routingApplied bool
 }
 
 // observe reads the ReplicaSets the Rollout owns and its Services, and makes sure the

@@ -121,6 +121,13 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 			}
 		}
 	}
+	if cur := routingJSON(ro); obs.routingApplied && ro.Annotations[AnnotationTrafficRouting] != cur {
+		if cur == "" {
+			ann[AnnotationTrafficRouting] = nil
+		} else {
+			ann[AnnotationTrafficRouting] = cur
+		}
+	}
 	if len(ann) > 0 {
 		body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
 		if err != nil {

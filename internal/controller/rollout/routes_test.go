@@ -117,3 +117,32 @@ func TestNGINXAsSuggestedIsExplained(t *testing.T) {
 		t.Fatalf("the refused Rollout got pods: %s", counts(running))
 	}
 }
+
+// When a Rollout stops using a router object, sluice undoes what it did there: here the
+// trafficRouting is removed mid-update, and the canary Ingress sluice created goes away.
+func TestRemovedTrafficRoutingIsCleanedUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	routertest.Apply(t, e.c, e.ns, routertest.Load(t, "examples/nginx/rollout.yaml"))
+	e.waitHealthy("my-rollout", time.Minute)
+	e.setImage("my-rollout", "nginx:1.26")
+	e.waitFor(time.Minute, func() string {
+		if w, ok := routerCases[0].weight(e); !ok || w != 20 {
+			return fmt.Sprintf("canary Ingress weight %d (%v), want 20", w, ok)
+		}
+		return ""
+	})
+	if ro := e.rollout("my-rollout"); ro.Annotations["sluice.dev/traffic-routing"] == "" {
+		t.Fatal("the applied trafficRouting is not recorded")
+	}
+	e.specPatch("my-rollout", `{"spec":{"strategy":{"canary":{"trafficRouting":null}}}}`)
+	e.waitFor(time.Minute, func() string {
+		if ing := e.get(ingressGVK, "my-rollout-my-app-ingress-canary"); ing != nil {
+			return "the canary Ingress is still there"
+		}
+		if ro := e.rollout("my-rollout"); ro.Annotations["sluice.dev/traffic-routing"] != "" {
+			return "the record of the old trafficRouting is still there"
+		}
+		return ""
+	})
+}

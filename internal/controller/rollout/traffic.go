@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/trafficrouter"
 	"github.com/sluicehq/sluice/internal/trafficrouter/contract"
 )
 
@@ -137,4 +139,48 @@ func findCondition(cs []v1alpha1.RolloutCondition, t v1alpha1.RolloutConditionTy
 		}
 	}
 	return nil
+}
+
+// AnnotationTrafficRouting records the trafficRouting the routers last applied (JSON), so that
+// when the Rollout stops referencing a router object (another Ingress, no trafficRouting at
+// all, …) sluice can undo what it did there: delete the canary Ingress or TrafficSplit it
+// created, give the VirtualService or route back its original split.
+const AnnotationTrafficRouting = "sluice.dev/traffic-routing"
+
+func routingJSON(ro *v1alpha1.Rollout) string {
+	if ro.Spec.Strategy.Canary == nil || ro.Spec.Strategy.Canary.TrafficRouting == nil {
+		return ""
+	}
+	b, err := json.Marshal(ro.Spec.Strategy.Canary.TrafficRouting)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// retireRouters cleans up after router objects the Rollout no longer references. It returns
+// false when something could not be cleaned yet (the record stays, and the next pass retries).
+func (r *Reconciler) retireRouters(ctx context.Context, ro *v1alpha1.Rollout) (bool, error) {
+	prev := ro.Annotations[AnnotationTrafficRouting]
+	if prev == "" || prev == routingJSON(ro) || ro.Spec.Strategy.Canary == nil {
+		return true, nil
+	}
+	old := &v1alpha1.RolloutTrafficRouting{}
+	if err := json.Unmarshal([]byte(prev), old); err != nil {
+		return true, nil //nolint:nilerr // an unreadable record is dropped: nothing to undo that we can name
+	}
+	routers, err := trafficrouter.Retired(r.Client, ro, old, r.RouterOptions)
+	if err != nil {
+		return false, fmt.Errorf("routers no longer referenced: %w", err)
+	}
+	for _, rt := range routers {
+		if err := rt.Cleanup(ctx); err != nil {
+			r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "TrafficRoutingError", "Cleanup",
+				"%s: undoing changes to objects no longer referenced: %v", rt.Type(), err)
+			return false, err
+		}
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "TrafficRoutingRetired", "Cleanup",
+			"%s: undid sluice's changes to objects the Rollout no longer references", rt.Type())
+	}
+	return true, nil
 }
