@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,15 +10,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/examples"
 	"github.com/sluicehq/sluice/internal/cli/view"
+	"github.com/sluicehq/sluice/internal/yamldocs"
 )
 
 // demoRollout is one Rollout of the demo: the question's manifest, or its NGINX-routed twin.
@@ -106,12 +103,11 @@ func applyExample(ctx context.Context, c client.Client, ns, file string) error {
 	if err != nil {
 		return err
 	}
-	docs, err := readManifestDocs(b)
+	docs, err := yamldocs.Decode(b)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", file, err)
 	}
-	for _, o := range docs {
-		u := &unstructured.Unstructured{Object: o}
+	for _, u := range docs {
 		u.SetNamespace(ns)
 		if err := c.Create(ctx, u); err != nil {
 			return fmt.Errorf("creating %s %s from %s: %w", u.GetKind(), u.GetName(), file, err)
@@ -227,22 +223,4 @@ func demoLine(ctx context.Context, c client.Client, key types.NamespacedName) (l
 			ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"])
 	}
 	return line, done, nil
-}
-
-// readManifestDocs decodes every non-empty document of a multi-document YAML file.
-func readManifestDocs(b []byte) ([]map[string]any, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	var out []map[string]any
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(m) > 0 {
-			out = append(out, m)
-		}
-	}
 }

@@ -1,13 +1,10 @@
 package devcluster
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -18,12 +15,11 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 
 	sluicecrd "github.com/sluicehq/sluice/config/crd"
+	"github.com/sluicehq/sluice/internal/yamldocs"
 )
 
 // CRDSet names a group of CustomResourceDefinitions the cluster can install.
@@ -109,7 +105,7 @@ func (c *Cluster) InstallCRDs(ctx context.Context, sets ...CRDSet) error {
 			return fmt.Errorf("reading %s CRDs: %w", set, err)
 		}
 		for _, doc := range docs {
-			objs, err := decodeYAML(doc)
+			objs, err := yamldocs.Decode(doc)
 			if err != nil {
 				return fmt.Errorf("parsing %s CRDs: %w", set, err)
 			}
@@ -151,24 +147,6 @@ func (c *Cluster) InstallCRDs(ctx context.Context, sets ...CRDSet) error {
 		}
 	}
 	return nil
-}
-
-func decodeYAML(b []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(m) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
-	}
 }
 
 func globFS(fsys fs.FS, pattern string) ([][]byte, error) {

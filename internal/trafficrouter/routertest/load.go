@@ -1,9 +1,6 @@
 package routertest
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +9,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/devcluster/devclustertest"
+	"github.com/sluicehq/sluice/internal/yamldocs"
 )
 
 // Scheme has the Kubernetes built-in types and argoproj.io/v1alpha1.
@@ -72,22 +69,7 @@ func Load(tb testing.TB, rel string) []*unstructured.Unstructured {
 }
 
 // Decode splits a multi-document YAML (or JSON) stream into objects.
-func Decode(b []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(m) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: m})
-		}
-	}
-}
+func Decode(b []byte) ([]*unstructured.Unstructured, error) { return yamldocs.Decode(b) }
 
 // Find returns the object of the given kind and name among objs, or fails the test.
 func Find(tb testing.TB, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
