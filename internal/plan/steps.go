@@ -141,17 +141,6 @@ func WeightAt(steps []v1alpha1.CanaryStep, i int32, maxWeight int32) int32 {
 	return 0
 }
 
-// PreviousWeight is the setWeight in force before step i (the weight a router keeps while the
-// canary is still scaling up for step i).
-func PreviousWeight(steps []v1alpha1.CanaryStep, i int32) int32 {
-	for j := min(i, int32(len(steps))) - 1; j >= 0; j-- {
-		if steps[j].SetWeight != nil {
-			return *steps[j].SetWeight
-		}
-	}
-	return 0
-}
-
 // CanaryScaleAt is the setCanaryScale in force at step i: the last one at or before i, unless
 // it (or a later one up to i) says matchTrafficWeight. nil means "follow the traffic weight".
 func CanaryScaleAt(steps []v1alpha1.CanaryStep, i int32) *v1alpha1.SetCanaryScale {
