@@ -114,7 +114,7 @@ func (l *linter) rollout(d manifest) {
 			return
 		}
 	}
-	if msg := plan.Validate(ro); msg != "" {
+	for _, msg := range plan.ValidateAll(ro) {
 		report("%s", msg)
 	}
 	c := ro.Spec.Strategy.Canary

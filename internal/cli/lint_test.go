@@ -13,7 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/plan"
 )
 
-// validateLines are the lint lines plan.Validate gives for the Rollouts of docs.
+// validateLines are the lint lines plan.ValidateAll gives for the Rollouts of docs.
 func validateLines(t *testing.T, docs []manifest) []string {
 	t.Helper()
 	var out []string
@@ -25,7 +25,7 @@ func validateLines(t *testing.T, docs []manifest) []string {
 		if err := yaml.Unmarshal(d.Raw, ro); err != nil {
 			t.Fatal(err)
 		}
-		if msg := plan.Validate(ro); msg != "" {
+		for _, msg := range plan.ValidateAll(ro) {
 			out = append(out, fmt.Sprintf("%s: Rollout %s: %s", d.Where, d.Name, msg))
 		}
 	}

@@ -17,117 +17,141 @@ import (
 // for analysis, a traffic router or blue-green gets an InvalidSpec condition that says so, and
 // its pods are left as they are.
 func Validate(ro *v1alpha1.Rollout) string {
+	if all := ValidateAll(ro); len(all) > 0 {
+		return all[0]
+	}
+	return ""
+}
+
+// ValidateAll returns every reason Validate knows, in the order Validate checks them (one per
+// step at most, and none that follow from an earlier one: an invalid selector is not also
+// reported as not matching the template).
+func ValidateAll(ro *v1alpha1.Rollout) []string {
+	var out []string
+	add := func(msg string) {
+		if msg != "" {
+			out = append(out, msg)
+		}
+	}
 	spec := &ro.Spec
 	if spec.WorkloadRef != nil {
-		return "spec.workloadRef is not supported by sluice yet; inline the pod template in spec.template"
+		add("spec.workloadRef is not supported by sluice yet; inline the pod template in spec.template")
 	}
 	if spec.Selector == nil || (len(spec.Selector.MatchLabels) == 0 && len(spec.Selector.MatchExpressions) == 0) {
-		return "spec.selector is required and must not be empty"
-	}
-	sel, err := metav1.LabelSelectorAsSelector(spec.Selector)
-	if err != nil {
-		return "spec.selector is invalid: " + err.Error()
-	}
-	if !sel.Matches(labels.Set(spec.Template.Labels)) {
-		return "spec.selector does not match the labels of spec.template.metadata.labels"
+		add("spec.selector is required and must not be empty")
+	} else if sel, err := metav1.LabelSelectorAsSelector(spec.Selector); err != nil {
+		add("spec.selector is invalid: " + err.Error())
+	} else if !sel.Matches(labels.Set(spec.Template.Labels)) {
+		add("spec.selector does not match the labels of spec.template.metadata.labels")
 	}
 	if len(spec.Template.Spec.Containers) == 0 {
-		return "spec.template.spec.containers must list at least one container"
+		add("spec.template.spec.containers must list at least one container")
 	}
 	if spec.Replicas != nil && *spec.Replicas < 0 {
-		return "spec.replicas must not be negative"
+		add("spec.replicas must not be negative")
 	}
 	if spec.ProgressDeadlineSeconds != nil && *spec.ProgressDeadlineSeconds <= spec.MinReadySeconds {
-		return fmt.Sprintf("spec.progressDeadlineSeconds (%d) must be greater than spec.minReadySeconds (%d)",
-			*spec.ProgressDeadlineSeconds, spec.MinReadySeconds)
+		add(fmt.Sprintf("spec.progressDeadlineSeconds (%d) must be greater than spec.minReadySeconds (%d)",
+			*spec.ProgressDeadlineSeconds, spec.MinReadySeconds))
 	}
 	if spec.RollbackWindow != nil {
-		return "spec.rollbackWindow is not supported by sluice yet; remove it (rollbacks to the stable version already skip the steps)"
+		add("spec.rollbackWindow is not supported by sluice yet; remove it (rollbacks to the stable version already skip the steps)")
 	}
 	switch {
 	case spec.Strategy.Canary == nil && spec.Strategy.BlueGreen == nil:
-		return "spec.strategy must set canary or blueGreen"
+		add("spec.strategy must set canary or blueGreen")
 	case spec.Strategy.Canary != nil && spec.Strategy.BlueGreen != nil:
-		return "spec.strategy must set only one of canary and blueGreen"
+		add("spec.strategy must set only one of canary and blueGreen")
 	case spec.Strategy.BlueGreen != nil:
-		return "spec.strategy.blueGreen is not supported by sluice yet; use spec.strategy.canary"
+		add("spec.strategy.blueGreen is not supported by sluice yet; use spec.strategy.canary")
+	default:
+		out = append(out, validateCanary(spec.Strategy.Canary)...)
 	}
-	return validateCanary(spec.Strategy.Canary)
+	return out
 }
 
-func validateCanary(c *v1alpha1.CanaryStrategy) string {
+func validateCanary(c *v1alpha1.CanaryStrategy) []string {
 	const p = "spec.strategy.canary."
+	var out []string
+	add := func(msg string) { out = append(out, msg) }
 	if isZero(c.MaxSurge) && isZero(c.MaxUnavailable) {
-		return p + "maxSurge and maxUnavailable must not both be 0"
+		add(p + "maxSurge and maxUnavailable must not both be 0")
 	}
 	if c.CanaryService != "" && c.CanaryService == c.StableService {
-		return fmt.Sprintf(p+"canaryService and stableService must differ (both are %q)", c.CanaryService)
+		add(fmt.Sprintf(p+"canaryService and stableService must differ (both are %q)", c.CanaryService))
 	}
 	routed := c.TrafficRouting != nil
 	if c.Analysis != nil {
-		return p + "analysis (background analysis) is not supported by sluice yet"
+		add(p + "analysis (background analysis) is not supported by sluice yet")
 	}
 	if c.AntiAffinity != nil {
-		return p + "antiAffinity is not supported by sluice yet"
+		add(p + "antiAffinity is not supported by sluice yet")
 	}
 	if c.CanaryMetadata != nil || c.StableMetadata != nil {
-		return p + "canaryMetadata/stableMetadata are not supported by sluice yet"
+		add(p + "canaryMetadata/stableMetadata are not supported by sluice yet")
 	}
 	if c.PingPong != nil {
-		return p + "pingPong is not supported by sluice yet"
+		add(p + "pingPong is not supported by sluice yet")
 	}
 	if !routed {
 		switch {
 		case c.ScaleDownDelaySeconds != nil:
-			return p + "scaleDownDelaySeconds needs trafficRouting: without a router old pods are scaled down as the canary grows"
+			add(p + "scaleDownDelaySeconds needs trafficRouting: without a router old pods are scaled down as the canary grows")
 		case c.ScaleDownDelayRevisionLimit != nil:
-			return p + "scaleDownDelayRevisionLimit needs trafficRouting"
+			add(p + "scaleDownDelayRevisionLimit needs trafficRouting")
 		case c.DynamicStableScale:
-			return p + "dynamicStableScale needs trafficRouting"
+			add(p + "dynamicStableScale needs trafficRouting")
 		case c.MinPodsPerReplicaSet != nil:
-			return p + "minPodsPerReplicaSet needs trafficRouting"
+			add(p + "minPodsPerReplicaSet needs trafficRouting")
 		}
 	}
 	if t := c.ReplicaProgressThreshold; t != nil {
 		switch t.Type {
 		case v1alpha1.ProgressTypePercentage:
 			if t.Value < 1 || t.Value > 100 {
-				return fmt.Sprintf(p+"replicaProgressThreshold.value must be 1..100 for type Percent, got %d", t.Value)
+				add(fmt.Sprintf(p+"replicaProgressThreshold.value must be 1..100 for type Percent, got %d", t.Value))
 			}
 		case v1alpha1.ProgressTypePod:
 			if t.Value < 1 {
-				return fmt.Sprintf(p+"replicaProgressThreshold.value must be at least 1 for type Pod, got %d", t.Value)
+				add(fmt.Sprintf(p+"replicaProgressThreshold.value must be at least 1 for type Pod, got %d", t.Value))
 			}
 		default:
-			return fmt.Sprintf(p+"replicaProgressThreshold.type must be Percent or Pod, got %q", t.Type)
+			add(fmt.Sprintf(p+"replicaProgressThreshold.type must be Percent or Pod, got %q", t.Type))
 		}
 	}
-	return validateSteps(c.Steps, routed)
+	return append(out, validateSteps(c.Steps, routed)...)
 }
 
-func validateSteps(steps []v1alpha1.CanaryStep, routed bool) string {
-	const p = "spec.strategy.canary."
+func validateSteps(steps []v1alpha1.CanaryStep, routed bool) []string {
+	var out []string
 	for i := range steps {
-		s := &steps[i]
-		at := fmt.Sprintf(p+"steps[%d]", i)
-		kinds := stepKinds(s)
-		if len(kinds) == 0 {
-			return at + " sets no step kind (setWeight, pause, setCanaryScale, …)"
+		if msg := validateStep(i, &steps[i], routed); msg != "" {
+			out = append(out, msg)
 		}
-		actions := 0
-		for _, k := range kinds {
-			switch k {
-			case "setWeight", "pause", "analysis", "experiment", "plugin":
-				actions++
-			}
+	}
+	return out
+}
+
+// validateStep returns the first problem of one step.
+func validateStep(i int, s *v1alpha1.CanaryStep, routed bool) string {
+	at := fmt.Sprintf("spec.strategy.canary.steps[%d]", i)
+	kinds := stepKinds(s)
+	if len(kinds) == 0 {
+		return at + " sets no step kind (setWeight, pause, setCanaryScale, …)"
+	}
+	actions := 0
+	for _, k := range kinds {
+		switch k {
+		case "setWeight", "pause", "analysis", "experiment", "plugin":
+			actions++
 		}
-		if actions > 1 {
-			return fmt.Sprintf("%s sets more than one of setWeight, pause, analysis, experiment and plugin (%s); use one step for each", at, strings.Join(kinds, ", "))
-		}
-		for _, k := range kinds {
-			if msg := validateStepKind(at, k, s, routed); msg != "" {
-				return msg
-			}
+	}
+	if actions > 1 {
+		return fmt.Sprintf("%s sets more than one of setWeight, pause, analysis, experiment and plugin (%s); use one step for each", at, strings.Join(kinds, ", "))
+	}
+	for _, k := range kinds {
+		if msg := validateStepKind(at, k, s, routed); msg != "" {
+			return msg
 		}
 	}
 	return ""

@@ -90,3 +90,23 @@ func TestComputeInvalidSpec(t *testing.T) {
 		t.Fatalf("repeated event: %+v", p2.Events)
 	}
 }
+
+// ValidateAll reports every problem (one per step), so `sluice lint` can list them all.
+func TestValidateAllReportsEveryProblem(t *testing.T) {
+	ro := rollout(3, setWeight(120), pause("soon"), setWeight(50))
+	ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{Kind: "Deployment", Name: "x"}
+	ro.Spec.Strategy.Canary.AntiAffinity = &v1alpha1.AntiAffinity{}
+	got := ValidateAll(ro)
+	want := []string{"spec.workloadRef", "antiAffinity", "steps[0].setWeight", "steps[1].pause.duration"}
+	if len(got) != len(want) {
+		t.Fatalf("ValidateAll = %q, want %d problems", got, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("problem %d = %q, want it to mention %s", i, got[i], w)
+		}
+	}
+	if Validate(ro) != got[0] {
+		t.Errorf("Validate = %q, want the first of ValidateAll", Validate(ro))
+	}
+}
