@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -211,16 +210,10 @@ func (e *env) waitState(name string, phase v1alpha1.RolloutPhase, step int32, ca
 // client.
 func (e *env) rawStatusPatch(name, patch string) {
 	e.t.Helper()
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}}
-	if err := e.c.Status().Patch(e.t.Context(), ro, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-		e.t.Fatal(err)
-	}
+	controllertest.StatusPatch(e.t, e.c, e.ns, name, patch)
 }
 
 func (e *env) rawSpecPatch(name, patch string) {
 	e.t.Helper()
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}}
-	if err := e.c.Patch(e.t.Context(), ro, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-		e.t.Fatal(err)
-	}
+	controllertest.SpecPatch(e.t, e.c, e.ns, name, patch)
 }

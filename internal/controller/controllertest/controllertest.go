@@ -4,8 +4,12 @@ import (
 	"context"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/controller"
 )
 
@@ -35,4 +39,23 @@ func Start(tb testing.TB, cfg *rest.Config, ns string) (stop func()) {
 	}
 	tb.Cleanup(stop)
 	return stop
+}
+
+// StatusPatch sends a JSON merge patch to a Rollout's status subresource with a plain client,
+// the way Argo's kubectl plugin does (promote, abort, retry, promote --full).
+func StatusPatch(tb testing.TB, c client.Client, ns, name, patch string) {
+	tb.Helper()
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := c.Status().Patch(tb.Context(), ro, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// SpecPatch sends a JSON merge patch to a Rollout (pause, restart, …) with a plain client.
+func SpecPatch(tb testing.TB, c client.Client, ns, name, patch string) {
+	tb.Helper()
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := c.Patch(tb.Context(), ro, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -110,18 +109,12 @@ func (e *env) setImage(name, image string) {
 // statusPatch applies a merge patch to the status subresource, as Argo's kubectl plugin does.
 func (e *env) statusPatch(name, patch string) {
 	e.t.Helper()
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}}
-	if err := e.c.Status().Patch(e.t.Context(), ro, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-		e.t.Fatal(err)
-	}
+	controllertest.StatusPatch(e.t, e.c, e.ns, name, patch)
 }
 
 func (e *env) specPatch(name, patch string) {
 	e.t.Helper()
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}}
-	if err := e.c.Patch(e.t.Context(), ro, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-		e.t.Fatal(err)
-	}
+	controllertest.SpecPatch(e.t, e.c, e.ns, name, patch)
 }
 
 // pods counts the Running, not-terminating pods per pod-template hash, and which are Ready.
