@@ -100,23 +100,7 @@ func (o *getOptions) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		}
 		return view.Tree(info, opts), false, nil
 	}
-	if !o.watch {
-		frame, _, err := render(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = io.WriteString(out, frame)
-		return err
-	}
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	if o.output != "" {
-		return runPlain(ctx, out, o.interval, render)
-	}
-	return runLive(ctx, in, out, o.interval, render)
+	return show(ctx, in, out, o.watch, o.timeout, o.interval, o.output != "", render)
 }
 
 // RolloutInfo reads a Rollout, its ReplicaSets and their pods, and builds the view of it.

@@ -76,18 +76,5 @@ func (o *listOptions) Run(ctx context.Context, in io.Reader, out io.Writer) erro
 		})
 		return view.List(items, o.allNamespaces, opts), false, nil
 	}
-	if !o.watch {
-		frame, _, err := render(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = io.WriteString(out, frame)
-		return err
-	}
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	return runLive(ctx, in, out, o.interval, render)
+	return show(ctx, in, out, o.watch, o.timeout, o.interval, false, render)
 }

@@ -135,3 +135,26 @@ func (m *liveModel) View() tea.View {
 	}
 	return tea.NewView(s)
 }
+
+// show prints one frame, or with watch keeps showing frames (live on a terminal, plain when
+// plain is set or out is not a terminal) until render says done, timeout passes (0 = never) or
+// the context ends. get and list share it.
+func show(ctx context.Context, in io.Reader, out io.Writer, watch bool, timeout, interval time.Duration, plain bool, render frameFunc) error {
+	if !watch {
+		frame, _, err := render(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(out, frame)
+		return err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if plain {
+		return runPlain(ctx, out, interval, render)
+	}
+	return runLive(ctx, in, out, interval, render)
+}
