@@ -26,5 +26,21 @@
 //   - the step index only moves forward, except on a reset (new template or steps), abort or
 //     retry;
 //   - the router weight is within 0..maxTrafficWeight, and is never above 0 for a revision with
-//     no available pods (scale first, then shift).
+//     no available pods (scale first, then shift);
+//   - with a router, a pass never leaves a version with more traffic than its available pods
+//     can carry: a canary keeps the pods for the weight it holds until the routers applied a
+//     lower one; traffic goes back to a stable (after an abort, or from a canary replaced
+//     mid-update) only as fast as the stable's available pods can take it; the canary Service
+//     follows the version the routers hold; hash-based destinations (DestinationRule subsets)
+//     move to a new version only once their weight is 0;
+//   - at the end of the steps (or on promoteFull) the routers give the canary everything
+//     before the promotion, the stable Service switches, and only then does the weight go to 0;
+//     every replaced version keeps its pods for scaleDownDelaySeconds after its traffic left;
+//   - scale-downs and a restart's evictions share one maxUnavailable budget per pass;
+//   - Healthy only when the current ReplicaSet runs exactly spec.replicas pods, all available
+//     (and, without a router, nothing else runs).
+//
+// The world these are checked in (world_test.go) has pods that start late, Services whose
+// selectors follow the controller's rules, routers that fail or verify late, subset routing,
+// evictions, and users who abort, promote, pause, resize and change the template at any time.
 package plan

@@ -5,22 +5,30 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 )
 
-// FuzzRolloutScenario drives whole rollouts with random user actions and random pod start-up
-// delays, checking on every pass the invariants of doc.go (checkInvariants: no negative
-// counts, maxSurge and maxUnavailable respected, weight in range) and that the step index only
-// moves forward unless the template or steps changed, or an abort or retry happened.
+// FuzzRolloutScenario drives whole rollouts with random user actions, random pod start-up
+// delays, routers that fail or verify late and subset (hash-based) routing, checking on every
+// pass the invariants of doc.go (world.checkInvariants: no negative counts, maxSurge and
+// maxUnavailable respected, weight in range, no traffic beyond what available pods can carry,
+// replaced versions kept for their scale-down delay after their last traffic, Healthy only
+// when true) and that the step index only moves forward unless the template or steps changed,
+// or an abort or retry happened.
 func FuzzRolloutScenario(f *testing.F) {
-	f.Add([]byte{1, 0, 0, 6, 6, 6, 6, 0, 0}, uint8(3), uint8(0), uint8(1))
-	f.Add([]byte{1, 0, 2, 0, 3, 0, 6, 6, 4, 0, 5, 0}, uint8(5), uint8(1), uint8(0))
-	f.Add([]byte{1, 7, 0, 8, 0, 8, 0, 1, 0, 9, 0}, uint8(10), uint8(2), uint8(2))
-	f.Add([]byte{1, 0, 0, 6, 6, 2, 0, 6, 6, 6, 6, 6, 6, 3, 0}, uint8(4), uint8(1), uint8(4))
-	f.Add([]byte{1, 0, 0, 6, 6, 4, 0, 2, 0, 6, 6, 3, 5, 0}, uint8(6), uint8(0), uint8(12))
-	f.Fuzz(func(t *testing.T, actions []byte, replicas, delay, surgeKind uint8) {
+	f.Add([]byte{1, 0, 0, 6, 6, 6, 6, 0, 0}, uint8(3), uint8(0), uint8(1), uint8(0))
+	f.Add([]byte{1, 0, 2, 0, 3, 0, 6, 6, 4, 0, 5, 0}, uint8(5), uint8(1), uint8(0), uint8(0))
+	f.Add([]byte{1, 7, 0, 8, 0, 8, 0, 1, 0, 9, 0}, uint8(10), uint8(2), uint8(2), uint8(0))
+	f.Add([]byte{1, 0, 0, 6, 6, 2, 0, 6, 6, 6, 6, 6, 6, 3, 0}, uint8(4), uint8(1), uint8(4), uint8(0))
+	f.Add([]byte{1, 0, 0, 6, 6, 4, 0, 2, 0, 6, 6, 3, 5, 0}, uint8(6), uint8(0), uint8(12), uint8(0))
+	f.Add([]byte{1, 0, 0, 6, 2, 0, 6, 6, 6, 6, 6, 6, 6}, uint8(10), uint8(1), uint8(12), uint8(0x3d))
+	f.Add([]byte{1, 0, 0, 6, 6, 1, 0, 0, 6, 5, 0, 6, 6, 6, 6, 6, 6}, uint8(10), uint8(1), uint8(4), uint8(0x26))
+	f.Add([]byte{1, 0, 0, 6, 8, 2, 0, 0, 8, 6, 6, 6, 6, 6}, uint8(10), uint8(0), uint8(12), uint8(0x21))
+	f.Add([]byte{1, 0, 0, 6, 6, 6, 250, 0, 6, 6, 6, 6}, uint8(4), uint8(1), uint8(0), uint8(0))
+	f.Fuzz(func(t *testing.T, actions []byte, replicas, delay, surgeKind, routerKind uint8) {
 		if len(actions) > 40 {
 			actions = actions[:40]
 		}
@@ -41,10 +49,23 @@ func FuzzRolloutScenario(f *testing.F) {
 		}
 		w := newWorld(t, ro)
 		w.readyDelay = int(delay % 3)
+		// routerKind: bits 0-1 verification lag in passes, bits 2-4 a failure every n+1
+		// passes (0 = never), bit 5 subset (hash-based) routing.
+		w.routerLag = int(routerKind & 3)
+		if every := int(routerKind>>2&7) + 1; every > 1 {
+			w.routerFails = func(pass int) bool { return pass%every == 0 }
+		}
+		w.subsets = routerKind&32 != 0
 		version := 1
-		prevIdx, prevHash := int32(-1), ""
+		prevIdx, prevHash, prevPod, prevAborted := int32(-1), "", "", false
 		for _, a := range actions {
 			reset := false
+			if a >= 250 { // restart every pod (spec.restartAt), evicted within maxUnavailable
+				at := metav1.NewTime(w.now.Truncate(time.Second))
+				w.ro.Spec.RestartAt = &at
+				w.logf("user: restart")
+				a = 0
+			}
 			switch a % 10 {
 			case 1:
 				version++
@@ -65,6 +86,7 @@ func FuzzRolloutScenario(f *testing.F) {
 			case 7:
 				n := int32(a) % 11
 				w.ro.Spec.Replicas = &n
+				w.resized = true
 			case 8:
 				w.ro.Spec.Paused = !w.ro.Spec.Paused
 			case 9:
@@ -83,10 +105,12 @@ func FuzzRolloutScenario(f *testing.F) {
 				if i := w.ro.Status.CurrentStepIndex; i != nil {
 					idx = *i
 				}
-				if !reset && w.ro.Status.CurrentStepHash == prevHash && w.ro.Status.CurrentPodHash == w.hash() && idx < prevIdx {
+				// (A reset shows as a new currentPodHash: a pass whose router failed writes no status.)
+				aborted := w.ro.Status.AbortedAt != nil
+				if !reset && w.ro.Status.CurrentStepHash == prevHash && w.ro.Status.CurrentPodHash == prevPod && aborted == prevAborted && idx < prevIdx {
 					t.Fatalf("step index went back from %d to %d without a reset (%s)", prevIdx, idx, w.snapshot())
 				}
-				prevIdx, prevHash, reset = idx, w.ro.Status.CurrentStepHash, false
+				prevIdx, prevHash, prevPod, prevAborted, reset = idx, w.ro.Status.CurrentStepHash, w.ro.Status.CurrentPodHash, aborted, false
 				if p := w.ro.Status.Phase; p == "" {
 					t.Fatalf("no phase: %s", w.snapshot())
 				}

@@ -1,9 +1,7 @@
 package plan
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -48,7 +46,15 @@ type Input struct {
 	// Pods are the Rollout's pods; the controller lists them only while a restart
 	// (spec.restartAt) is pending.
 	Pods []Pod
-	Now  time.Time
+	// Services are the pod-template hashes the canary and stable Services select now ("" when
+	// the Service is not configured or selects no hash yet).
+	Services ServiceSelectors
+	Now      time.Time
+}
+
+// ServiceSelectors are the rollouts-pod-template-hash values the Rollout's Services select.
+type ServiceSelectors struct {
+	Stable, Canary string
 }
 
 // Event is a Kubernetes event to record for the Rollout, on a transition.
@@ -83,6 +89,10 @@ type Plan struct {
 	// StableServiceHash and CanaryServiceHash are the pod-template hashes the stable and canary
 	// Services should select ("" = leave the Service alone).
 	StableServiceHash, CanaryServiceHash string
+	// RouterCanaryHash is the pod-template hash the routers should hold for the canary
+	// destination (DestinationRule subsets and the like): the current template's, except while
+	// traffic still reaches a replaced canary, which keeps its hash until its weight is 0.
+	RouterCanaryHash string
 	// RequestedWeight is the setWeight in force (0..100); Weight is what a traffic router
 	// should apply now (scale first, then shift).
 	RequestedWeight, Weight int32
@@ -120,6 +130,9 @@ type computation struct {
 	surge    int32
 	unavail  int32
 	retried  bool
+	// spentDown is how many available pods this pass's scale-downs take away: one
+	// maxUnavailable budget per pass, shared with the restart's evictions.
+	spentDown int32
 }
 
 // Compute plans one reconcile pass. It is deterministic: the same input gives the same plan.
@@ -244,157 +257,6 @@ func (c *computation) invalid(msg string) Plan {
 	return c.plan
 }
 
-// resetOnChange restarts the steps when the template or the steps changed.
-func (c *computation) resetOnChange() {
-	stepsHash := StepsHash(c.steps)
-	if c.st.CurrentPodHash == c.in.NewHash && c.st.CurrentStepHash == stepsHash {
-		return
-	}
-	templateChanged := c.st.CurrentPodHash != c.in.NewHash
-	firstSight := c.st.CurrentPodHash == ""
-	c.st.CurrentPodHash, c.st.CurrentStepHash = c.in.NewHash, stepsHash
-	c.clearPauses()
-	c.st.Abort, c.st.AbortedAt, c.st.PromoteFull = false, nil, false
-	c.setIndex(0)
-	if templateChanged && !firstSight {
-		c.event(false, "RolloutUpdated", "Rollout updated to revision %d", c.in.Revision)
-	}
-	if c.promoted() {
-		c.setIndex(c.n())
-		if templateChanged && !firstSight {
-			c.event(false, "SkipSteps", "Rollback to stable ReplicaSets")
-		}
-	}
-}
-
-// initialDeploy promotes at once when there is no stable ReplicaSet yet (first deploy, or the
-// stable one was deleted): there is nothing to compare the new version with.
-func (c *computation) initialDeploy() {
-	c.stableRS = c.find(c.st.StableRS)
-	if c.stableRS == nil {
-		c.st.StableRS = c.in.NewHash
-		c.stableRS = c.newRS
-		c.setIndex(c.n())
-		c.clearPauses()
-		c.st.Abort, c.st.AbortedAt, c.st.PromoteFull = false, nil, false
-		c.event(false, "RolloutCompleted", "Rollout completed update to revision %d (%s): Initial deploy", c.in.Revision, c.in.NewHash)
-	}
-	for i := range c.in.ReplicaSets {
-		rs := &c.in.ReplicaSets[i]
-		if rs.Hash != c.in.NewHash && rs.Hash != c.st.StableRS {
-			c.others = append(c.others, rs)
-		}
-	}
-	slices.SortFunc(c.others, func(a, b *ReplicaSet) int { return cmp.Compare(a.Revision, b.Revision) })
-}
-
-func (c *computation) abortOrRetry() {
-	switch {
-	case c.st.Abort && c.promoted():
-		c.st.Abort, c.st.AbortedAt = false, nil
-	case c.st.Abort:
-		if c.st.AbortedAt == nil {
-			c.st.AbortedAt = &c.now
-			c.event(true, "RolloutAborted", "Rollout aborted update to revision %d", c.in.Revision)
-		}
-		c.clearPauses()
-		c.st.PromoteFull = false
-		c.setIndex(0)
-	case c.st.AbortedAt != nil:
-		c.st.AbortedAt = nil
-		c.setIndex(0)
-		c.retried = true
-		c.event(false, "RolloutRetry", "Rollout retried update to revision %d", c.in.Revision)
-	}
-}
-
-// advanceSteps completes as many steps as the observed world allows.
-func (c *computation) advanceSteps() {
-	for c.index() < c.n() {
-		i := c.index()
-		step := &c.steps[i]
-		if !c.stepDone(step) {
-			return
-		}
-		c.event(false, "RolloutStepCompleted", "Rollout step %d/%d completed (%s)", i+1, c.n(), DescribeStep(step))
-		c.setIndex(i + 1)
-	}
-}
-
-func (c *computation) stepDone(step *v1alpha1.CanaryStep) bool {
-	switch {
-	case step.Pause != nil:
-		return c.pauseDone(step.Pause)
-	case step.SetWeight != nil && c.routed():
-		canaryT, stableT := c.targets()
-		// With 0 replicas there is no pod to route to: only the counts matter.
-		return c.routedAtTargets(canaryT, stableT) && (c.replicas == 0 || c.weightApplied(*step.SetWeight))
-	case step.SetWeight != nil:
-		canaryT, stableT := c.targets()
-		return c.atTargets(canaryT, stableT)
-	case step.SetCanaryScale != nil:
-		canaryT, stableT := c.targets()
-		return c.routedAtTargets(canaryT, stableT)
-	case step.SetHeaderRoute != nil, step.SetMirrorRoute != nil:
-		return true // applied by the routers in this pass (managedRoutes)
-	}
-	return false // Validate refuses every other kind
-}
-
-func (c *computation) pauseDone(p *v1alpha1.RolloutPause) bool {
-	d, timed, _ := PauseDuration(p)
-	cond := c.pauseCondition(v1alpha1.PauseReasonCanaryPauseStep)
-	if cond == nil {
-		if c.st.ControllerPause {
-			// We paused here and a client removed the condition: the user resumed.
-			c.st.ControllerPause = false
-			c.event(false, "RolloutResumed", "Rollout is resumed")
-			return true
-		}
-		if timed && d == 0 {
-			return true
-		}
-		c.st.PauseConditions = append(c.st.PauseConditions, v1alpha1.PauseCondition{
-			Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: c.now,
-		})
-		c.st.ControllerPause = true
-		c.event(false, "RolloutPaused", "Rollout is paused (%s)", v1alpha1.PauseReasonCanaryPauseStep)
-		if timed {
-			c.requeue(d)
-		}
-		return false
-	}
-	if !timed {
-		return false
-	}
-	// The stored startTime is rounded down to the second: count from the end of that second,
-	// so a pause lasts at least its duration (Argo's can end up to a second early).
-	left := cond.StartTime.Truncate(time.Second).Add(time.Second + d).Sub(c.in.Now)
-	if left > 0 {
-		c.requeue(left)
-		return false
-	}
-	c.removePause(v1alpha1.PauseReasonCanaryPauseStep)
-	c.st.ControllerPause = false
-	return true
-}
-
-func (c *computation) pauseCondition(r v1alpha1.PauseReason) *v1alpha1.PauseCondition {
-	for i := range c.st.PauseConditions {
-		if c.st.PauseConditions[i].Reason == r {
-			return &c.st.PauseConditions[i]
-		}
-	}
-	return nil
-}
-
-func (c *computation) removePause(r v1alpha1.PauseReason) {
-	c.st.PauseConditions = slices.DeleteFunc(c.st.PauseConditions, func(p v1alpha1.PauseCondition) bool { return p.Reason == r })
-	if len(c.st.PauseConditions) == 0 {
-		c.st.PauseConditions = nil
-	}
-}
-
 // requestedWeight is the weight in force: 0 when aborted, 100 once promoted or past the last
 // step, otherwise the last setWeight at or before the current step.
 func (c *computation) requestedWeight() int32 {
@@ -453,141 +315,6 @@ func (c *computation) atTargets(canaryT, stableT int32) bool {
 	return true
 }
 
-func (c *computation) maybePromote() {
-	if c.index() < c.n() || c.newRS.Available < c.progressTarget(c.replicas) {
-		return
-	}
-	reason := fmt.Sprintf("Completed all %d canary steps", c.n())
-	if c.st.PromoteFull {
-		reason = "Full promotion requested"
-	}
-	c.st.StableRS = c.in.NewHash
-	c.st.PromoteFull = false
-	c.clearPauses()
-	c.event(false, "RolloutCompleted", "Rollout completed update to revision %d (%s): %s", c.in.Revision, c.in.NewHash, reason)
-	if c.stableRS != nil && c.stableRS != c.newRS {
-		c.others = append(c.others, c.stableRS)
-		slices.SortFunc(c.others, func(a, b *ReplicaSet) int { return cmp.Compare(a.Revision, b.Revision) })
-	}
-	c.stableRS = c.newRS
-}
-
-// scale moves every ReplicaSet toward its target within maxSurge/maxUnavailable: scale-ups
-// (stable first, then canary) only while the sum of sizes stays within replicas+maxSurge;
-// scale-downs (old ReplicaSets first, oldest first) only while availability stays at or above
-// replicas-maxUnavailable, except that pods which are not available may always go.
-func (c *computation) scale() {
-	c.plan.RequestedWeight = c.requestedWeight()
-	c.plan.Routed = c.routed()
-	c.plan.MaxWeight = c.maxWeight()
-	if !c.routed() {
-		c.st.Canary.Weights = nil // as Argo: no weights without a router
-	}
-	if c.ro.Spec.Paused && !c.promoted() {
-		c.plan.Weight = c.appliedWeight(c.in.NewHash)
-		return // a user pause holds every size and weight, as in Argo
-	}
-	desired := map[*ReplicaSet]int32{}
-	var avail int32
-	for i := range c.in.ReplicaSets {
-		rs := &c.in.ReplicaSets[i]
-		desired[rs] = rs.Spec
-		avail += rs.Available
-	}
-	budgetDown := avail - (c.replicas - c.unavail)
-	if canaryT, stableT := c.targets(); c.routed() {
-		c.plan.Settled = c.routedAtTargets(canaryT, stableT)
-	} else {
-		c.plan.Settled = c.atTargets(canaryT, stableT)
-	}
-	if c.routed() {
-		c.scaleRouted(desired, &budgetDown)
-		c.plan.Weight = c.trafficWeight()
-		c.st.Canary.Weights = c.weights(c.plan.Weight)
-		c.plan.HeaderRoutes, c.plan.MirrorRoutes = c.managedRoutes()
-	} else {
-		c.scaleBasic(desired, &budgetDown)
-		c.plan.Weight = c.plan.RequestedWeight
-	}
-	for rs, n := range desired {
-		if n != rs.Spec {
-			c.plan.Replicas[rs.Name] = n
-		}
-	}
-	c.pruneHistory(desired)
-}
-
-// shrinkWithin lowers rs toward `to`: pods that are not available go for free, available ones
-// only while the budget (available pods above replicas-maxUnavailable) lasts.
-func (c *computation) shrinkWithin(desired map[*ReplicaSet]int32, rs *ReplicaSet, to int32, budget *int32) {
-	excess := desired[rs] - to
-	if excess <= 0 {
-		return
-	}
-	free := min(excess, max(rs.Spec-rs.Available, 0))
-	costly := min(excess-free, max(*budget, 0))
-	*budget -= costly
-	desired[rs] -= free + costly
-}
-
-// scaleBasic moves every ReplicaSet toward its target within maxSurge/maxUnavailable, without a
-// router: scale-ups (stable first, then canary) only while the sum of sizes stays within
-// replicas+maxSurge; scale-downs (old ReplicaSets first, oldest first) only while availability
-// stays at or above replicas-maxUnavailable, except that pods which are not available may
-// always go.
-func (c *computation) scaleBasic(desired map[*ReplicaSet]int32, budgetDown *int32) {
-	canaryT, stableT := c.targets()
-	var total int32
-	for _, n := range desired {
-		total += n
-	}
-	type target struct {
-		rs *ReplicaSet
-		n  int32
-	}
-	ups := []target{{c.stableRS, stableT}, {c.newRS, canaryT}}
-	if c.stableRS == c.newRS {
-		ups = []target{{c.newRS, canaryT}}
-	}
-	budgetUp := c.replicas + c.surge - total
-	for _, t := range ups {
-		if grow := t.n - desired[t.rs]; grow > 0 && budgetUp > 0 {
-			grow = min(grow, budgetUp)
-			desired[t.rs] += grow
-			budgetUp -= grow
-		}
-	}
-	for _, o := range c.others {
-		c.shrinkWithin(desired, o, 0, budgetDown)
-	}
-	if c.stableRS != c.newRS {
-		if canaryT < desired[c.newRS] {
-			c.shrinkWithin(desired, c.newRS, canaryT, budgetDown)
-			c.shrinkWithin(desired, c.stableRS, stableT, budgetDown)
-		} else {
-			c.shrinkWithin(desired, c.stableRS, stableT, budgetDown)
-			c.shrinkWithin(desired, c.newRS, canaryT, budgetDown)
-		}
-	}
-}
-
-// pruneHistory deletes old ReplicaSets that are empty, beyond revisionHistoryLimit (default 10).
-func (c *computation) pruneHistory(desired map[*ReplicaSet]int32) {
-	limit := 10
-	if l := c.ro.Spec.RevisionHistoryLimit; l != nil {
-		limit = int(max(*l, 0))
-	}
-	var empty []*ReplicaSet
-	for _, o := range c.others {
-		if o.Spec == 0 && o.Replicas == 0 && desired[o] == 0 {
-			empty = append(empty, o)
-		}
-	}
-	for i := 0; i < len(empty)-limit; i++ { // c.others is oldest first
-		c.plan.DeleteReplicaSets = append(c.plan.DeleteReplicaSets, empty[i].Name)
-	}
-}
-
 // services points the stable Service at the stable ReplicaSet and the canary Service at the
 // new one (back at the stable one after an abort). The controller only switches a Service to a
 // ReplicaSet with available pods.
@@ -598,7 +325,15 @@ func (c *computation) services() {
 	}
 	if canary.CanaryService != "" {
 		c.plan.CanaryServiceHash = c.in.NewHash
-		if c.st.Abort {
+		if c.routed() && c.plan.RouterCanaryHash != "" {
+			// With a router the canary Service is the canary destination: it follows the
+			// version the routers hold (a replaced canary keeps it while its weight drains).
+			c.plan.CanaryServiceHash = c.plan.RouterCanaryHash
+		}
+		// After an abort the canary Service goes back to the stable, but with a router only
+		// once no weight reaches it any more: until then it carries the canary's share, which
+		// the stable (smaller with dynamicStableScale) may not be able to take.
+		if c.st.Abort && (!c.routed() || c.plan.Weight == 0 && c.appliedWeight(c.in.NewHash) == 0) {
 			c.plan.CanaryServiceHash = c.st.StableRS
 		}
 	}

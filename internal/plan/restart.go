@@ -73,7 +73,7 @@ func (c *computation) restart() {
 	}
 	batch := max(c.unavail, 1)
 	unavailable := max(max(specTotal, c.replicas)-c.plan.TotalAvailable, 0)
-	budget := batch - unavailable
+	budget := batch - unavailable - c.spentDown // one budget per pass, shared with scale-downs
 	for _, p := range old {
 		switch {
 		case !p.Available:

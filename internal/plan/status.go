@@ -149,11 +149,18 @@ func (c *computation) conditions() {
 		c.requeue(cond.LastUpdateTime.Add(deadline).Sub(c.in.Now) + time.Second)
 	}
 
+	c.userPauseEvents(paused)
 	if paused {
 		setCondition(st, v1alpha1.RolloutPaused, corev1.ConditionTrue, v1alpha1.ReasonRolloutPaused, msgPaused, now)
 	} else if getCondition(st, v1alpha1.RolloutPaused) != nil {
 		setCondition(st, v1alpha1.RolloutPaused, corev1.ConditionFalse, v1alpha1.ReasonRolloutResumed, msgResumed, now)
 	}
+	c.outcome()
+}
+
+// outcome sets the Available, Completed and Healthy conditions and the phase.
+func (c *computation) outcome() {
+	st, now, newName := &c.st, c.now, c.newRS.Name
 	if st.AvailableReplicas >= c.replicas {
 		setCondition(st, v1alpha1.RolloutAvailable, corev1.ConditionTrue, v1alpha1.ReasonAvailable, msgAvailable, now)
 	} else {
@@ -163,14 +170,46 @@ func (c *computation) conditions() {
 		setCondition(st, v1alpha1.RolloutCompleted, corev1.ConditionTrue, v1alpha1.ReasonRolloutCompleted,
 			fmt.Sprintf(msgCompleted, c.in.Revision, c.in.NewHash), now)
 	} else {
+		if prev := getCondition(&c.ro.Status, v1alpha1.RolloutCompleted); prev != nil && prev.Status == corev1.ConditionTrue {
+			c.event(false, "RolloutNotCompleted", msgNotCompleted, c.in.Revision, c.in.NewHash)
+		}
 		setCondition(st, v1alpha1.RolloutCompleted, corev1.ConditionFalse, v1alpha1.ReasonRolloutCompleted,
 			fmt.Sprintf(msgNotCompleted, c.in.Revision, c.in.NewHash), now)
 	}
 	st.Phase, st.Message = Phase(c.ro, st)
 	if st.Phase == v1alpha1.RolloutPhaseHealthy {
+		// Healthy only when true: the status counts can say so while the current ReplicaSet
+		// is still being resized (a replica change, a scale-down after a pause).
+		if to, ok := c.plan.Replicas[c.newRS.Name]; ok || c.newRS.Spec != c.replicas || c.newRS.Replicas != c.replicas {
+			if !ok {
+				to = c.newRS.Spec
+			}
+			st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing,
+				fmt.Sprintf("ReplicaSet %q is being scaled to %d replicas (%d now)", newName, to, c.newRS.Replicas)
+		}
+	}
+	if st.Phase == v1alpha1.RolloutPhaseHealthy {
 		setCondition(st, v1alpha1.RolloutHealthy, corev1.ConditionTrue, v1alpha1.ReasonRolloutHealthy, msgHealthy, now)
 	} else {
 		setCondition(st, v1alpha1.RolloutHealthy, corev1.ConditionFalse, v1alpha1.ReasonRolloutHealthy, msgNotHealthy, now)
+	}
+}
+
+// userPauseEvents records RolloutPaused and RolloutResumed when a user sets or clears
+// spec.paused (a pause step records its own, and a timed pause that ends is not a resume).
+func (c *computation) userPauseEvents(paused bool) {
+	prev := getCondition(&c.ro.Status, v1alpha1.RolloutPaused)
+	wasPaused := prev != nil && prev.Status == corev1.ConditionTrue
+	for _, e := range c.plan.Events {
+		if e.Reason == "RolloutPaused" || e.Reason == "RolloutResumed" {
+			return
+		}
+	}
+	switch {
+	case paused && !wasPaused && c.ro.Spec.Paused:
+		c.event(false, "RolloutPaused", "Rollout is paused (manually paused)")
+	case !paused && wasPaused && len(c.ro.Status.PauseConditions) == 0:
+		c.event(false, "RolloutResumed", "Rollout is resumed")
 	}
 }
 

@@ -73,7 +73,7 @@ func (c *computation) routedTargets() (canary, stable int32) {
 	i := c.index()
 	w := c.requestedWeight()
 	if c.st.PromoteFull || i >= c.n() {
-		canary = r
+		canary, w = r, maxW
 	} else if s := CanaryScaleAt(c.steps, i); s != nil {
 		switch {
 		case s.Replicas != nil:
@@ -84,10 +84,18 @@ func (c *computation) routedTargets() (canary, stable int32) {
 	} else {
 		canary = TrafficRoutedCanaryCount(r, w, maxW, minPods(c))
 	}
+	if applied := c.appliedWeight(c.in.NewHash); applied > w {
+		// The weight is going down: the canary keeps the pods for the weight it still gets
+		// until the routers applied the lower one (shift first, then scale down).
+		canary = max(canary, clampMin(ceilDiv(applied, r, maxW), minPods(c), r))
+	}
 	stable = r
 	if cs.DynamicStableScale {
-		// Shrink the stable only as far as the traffic has already left it.
-		stable = max(ceilDiv(maxW-w, r, maxW), ceilDiv(c.appliedWeight(c.st.StableRS), r, maxW))
+		// Shrink the stable only as far as the traffic has already left it, and only for the
+		// weight the current canary really holds: while a replaced canary drains (a new
+		// version mid-update), its share comes back to the stable first.
+		held := min(w, c.appliedWeight(c.in.NewHash))
+		stable = max(ceilDiv(maxW-held, r, maxW), ceilDiv(c.appliedWeight(c.st.StableRS), r, maxW))
 		stable = clampMin(stable, minPods(c), r)
 	}
 	return canary, stable
@@ -101,14 +109,27 @@ func (c *computation) routedTargets() (canary, stable int32) {
 func (c *computation) trafficWeight() int32 {
 	maxW := c.maxWeight()
 	applied := c.appliedWeight(c.in.NewHash)
+	if ws := c.ro.Status.Canary.Weights; ws != nil && ws.Canary.Weight > 0 && ws.Canary.PodTemplateHash != c.in.NewHash &&
+		ws.Canary.PodTemplateHash != "" {
+		// A replaced canary still gets traffic: take it away first, with the routers still
+		// pointing at the pods that serve it (a DestinationRule subset relabelled to a version
+		// without pods while the weight holds would fail those requests).
+		c.plan.RouterCanaryHash = ws.Canary.PodTemplateHash
+		return c.drainTo(ws.Canary.Weight)
+	}
 	switch {
 	case c.promoted():
-		return 0 // the stable Service selects the new pods now
+		// The stable Service selects the new pods once it has switched; until then the
+		// canary keeps everything it had (all of it at the end of the steps).
+		if ws := c.ro.Status.Canary.Weights; ws != nil && ws.Canary.PodTemplateHash == c.in.NewHash &&
+			c.ro.Spec.Strategy.Canary.StableService != "" && c.in.Services.Stable != c.in.NewHash && c.replicas > 0 {
+			c.requeue(time.Second) // Services are not watched: look again for the switch
+			return ws.Canary.Weight
+		}
+		return 0
 	case c.st.Abort:
-		if c.ro.Spec.Strategy.Canary.DynamicStableScale && c.stableRS != nil && c.replicas > 0 {
-			// Move traffic back only as fast as the stable can take it.
-			canTake := c.stableRS.Available * maxW / c.replicas
-			return min(applied, max(maxW-canTake, 0))
+		if c.ro.Spec.Strategy.Canary.DynamicStableScale {
+			return c.drainTo(applied)
 		}
 		return 0
 	case c.newRS.Available == 0:
@@ -124,12 +145,22 @@ func (c *computation) trafficWeight() int32 {
 		w = min(w, applied) // the canary is not ready for more: hold (never raise) the weight
 	}
 	if c.stableRS != nil && c.stableRS != c.newRS && w < maxW {
-		need := int32(math.Floor(float64(maxW-w) * float64(c.replicas) / float64(maxW)))
+		need := ceilDiv(maxW-w, c.replicas, maxW)
 		if c.stableRS.Available < need {
 			return applied // the stable cannot take the rest: hold
 		}
 	}
 	return w
+}
+
+// drainTo is the weight a canary that holds `applied` may keep while its traffic goes back to
+// the stable: only as much moves as the stable's available pods can carry.
+func (c *computation) drainTo(applied int32) int32 {
+	if c.stableRS == nil || c.replicas <= 0 {
+		return 0
+	}
+	canTake := int32(int64(c.stableRS.Available) * int64(c.maxWeight()) / int64(c.replicas))
+	return min(applied, max(c.maxWeight()-canTake, 0))
 }
 
 // routedStepDone: a setWeight step with a router is done when the canary has its pods and the
@@ -194,8 +225,12 @@ func (c *computation) scaleRouted(desired map[*ReplicaSet]int32, budgetDown *int
 		if c.appliedWeight(o.Hash) > 0 {
 			continue // traffic still reaches it: the routers move it first
 		}
-		wasStable := o.Hash == c.ro.Status.StableRS
-		if (wasStable || o.ScaleDownDeadline != nil) && delay > 0 {
+		// Every replaced version still up keeps its pods for the delay after its traffic left:
+		// proxies and ingress controllers keep sending to old endpoints for a while. This
+		// covers a replaced stable (decided from the stable before promotion, whatever the
+		// status says now) and, unlike Argo, a canary replaced mid-update, which may have been
+		// a stable seconds ago.
+		if delay > 0 {
 			if o.ScaleDownDeadline == nil {
 				c.setDeadline(o, c.in.Now.Add(delay))
 				delayed = append(delayed, o)
@@ -305,7 +340,7 @@ func (c *computation) managedRoutes() (headers []v1alpha1.SetHeaderRoute, mirror
 func (c *computation) weights(w int32) *v1alpha1.TrafficWeights {
 	cs := c.ro.Spec.Strategy.Canary
 	out := &v1alpha1.TrafficWeights{
-		Canary: v1alpha1.WeightDestination{Weight: w, ServiceName: cs.CanaryService, PodTemplateHash: c.in.NewHash},
+		Canary: v1alpha1.WeightDestination{Weight: w, ServiceName: cs.CanaryService, PodTemplateHash: c.plan.RouterCanaryHash},
 		Stable: v1alpha1.WeightDestination{Weight: c.maxWeight() - w, ServiceName: cs.StableService, PodTemplateHash: c.st.StableRS},
 	}
 	if old := c.ro.Status.Canary.Weights; old != nil && old.Canary == out.Canary && old.Stable == out.Stable {
