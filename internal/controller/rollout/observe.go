@@ -100,6 +100,20 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 	return obs, nil
 }
 
+// selectors are the pod-template hashes the Rollout's Services select now.
+func (obs *observed) selectors(ro *v1alpha1.Rollout) plan.ServiceSelectors {
+	var sel plan.ServiceSelectors
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		if svc := obs.services[c.StableService]; svc != nil {
+			sel.Stable = svc.Spec.Selector[v1alpha1.LabelPodTemplateHash]
+		}
+		if svc := obs.services[c.CanaryService]; svc != nil {
+			sel.Canary = svc.Spec.Selector[v1alpha1.LabelPodTemplateHash]
+		}
+	}
+	return sel
+}
+
 // observePods lists the pods of the Rollout's ReplicaSets (only while a restart is pending:
 // the pod cache is filtered to pods carrying the pod-template-hash label).
 func (r *Reconciler) observePods(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) error {

@@ -43,7 +43,7 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *
 	cs := ro.Spec.Strategy.Canary
 	svc := contract.Services{Canary: cs.CanaryService, Stable: cs.StableService}
 	d := contract.Desired{
-		Services: svc, CanaryHash: p.Status.CurrentPodHash, StableHash: p.Status.StableRS,
+		Services: svc, CanaryHash: p.RouterCanaryHash, StableHash: p.Status.StableRS,
 		Weight: p.Weight, Total: p.MaxWeight,
 	}
 	var verdicts []contract.Verification
