@@ -46,6 +46,7 @@ lint: $(GOLANGCI_LINT) ## golangci-lint (pinned).
 generate: $(CONTROLLER_GEN) ## Deep-copy code, CRDs and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd
+	go run ./hack/crdpostprocess config/crd
 	$(CONTROLLER_GEN) rbac:roleName=sluice-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
 	./hack/sync-tools-src.sh
 

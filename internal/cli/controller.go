@@ -29,8 +29,11 @@ func newControllerCommand() *cobra.Command {
 their ReplicaSets step by step, points their Services, and reports status the way Argo Rollouts
 does, so the kubectl argo rollouts plugin and Argo CD work with it.
 
-Only one controller should manage a given Rollout: run sluice in a cluster (or a namespace, or
-with an --instance-id) where Argo Rollouts does not manage the same objects.`,
+Only one controller should manage a given Rollout. While Argo Rollouts' controller of the same
+instance id is running (its Lease argo-rollouts-controller-lock[-<instance-id>] is held and
+renewed), sluice leaves the Rollouts alone, with an ArgoControllerActive event on each, and takes
+over by itself once that Lease expires (scale Argo's Deployment to 0);
+--take-over-from-argo acts at once. See docs/migrating-from-argo.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New(zap.UseDevMode(devLogs), zap.WriteTo(cmd.ErrOrStderr())))
@@ -60,6 +63,8 @@ with an --instance-id) where Argo Rollouts does not manage the same objects.`,
 	f.Float32Var(&qps, "qps", 40, "API requests per second the controller may issue")
 	f.IntVar(&burst, "burst", 80, "API request burst")
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
+	f.BoolVar(&o.TakeOverFromArgo, "take-over-from-argo", false, "act on Rollouts even while Argo Rollouts' controller of the same instance id holds its Lease (default: leave them alone until it expires)")
+	f.StringVar(&o.ArgoLeaseNamespace, "argo-lease-namespace", "", "namespace of Argo Rollouts' Lease (default: all namespaces, or argo-rollouts and --namespace when listing Leases cluster-wide is forbidden)")
 	f.StringVar(&o.Routers.SMIAPIVersion, "traffic-split-api-version", "v1alpha1", "SMI TrafficSplit version to write: v1alpha1, v1alpha2 or v1alpha3")
 	f.StringVar(&o.Routers.IstioAPIVersion, "istio-api-version", "v1", "Istio networking API version: v1, v1beta1 or v1alpha3")
 	f.StringVar(&o.Routers.GatewayAPIStreamVersion, "gateway-api-stream-version", "v1", "Gateway API TCPRoute/TLSRoute version: v1 or v1alpha2")

@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/controller/argolease"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
 	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
@@ -41,6 +42,13 @@ type Options struct {
 	Routers trafficrouter.Options
 	// SkipNameValidation allows several managers in one process (tests run one per namespace).
 	SkipNameValidation bool
+	// TakeOverFromArgo makes sluice act on Rollouts even while Argo Rollouts' controller of the
+	// same instance id holds its Lease. By default sluice leaves them alone until that Lease
+	// expires (docs/migrating-from-argo.md).
+	TakeOverFromArgo bool
+	// ArgoLeaseNamespace is where Argo's Lease is looked for; "" means all namespaces (falling
+	// back to argo-rollouts and Namespace when a cluster-wide list is forbidden).
+	ArgoLeaseNamespace string
 }
 
 // LeaderElectionID is the Lease name, as Argo's (argo-rollouts-controller-lock), so two
@@ -113,6 +121,15 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Client:        mgr.GetClient(),
 		Routers:       rollout.RouterFactory(trafficrouter.Factory(o.Routers)),
 		RouterOptions: o.Routers,
+	}
+	if !o.TakeOverFromArgo {
+		r.ArgoLease = &argolease.Detector{
+			Reader:             mgr.GetAPIReader(),
+			Name:               argolease.Name(o.InstanceID),
+			Namespace:          o.ArgoLeaseNamespace,
+			FallbackNamespaces: argolease.Namespaces(o.Namespace),
+			Log:                mgr.GetLogger().WithName("argo-lease"),
+		}
 	}
 	if err := r.SetupWithManager(mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)

@@ -17,7 +17,15 @@ import (
 // called or the test ends; stop waits until it has shut down.
 func Start(tb testing.TB, cfg *rest.Config, ns string) (stop func()) {
 	tb.Helper()
-	mgr, err := controller.NewManager(cfg, controller.Options{Namespace: ns, Workers: 2, SkipNameValidation: true})
+	return StartWith(tb, cfg, controller.Options{Namespace: ns, Workers: 2})
+}
+
+// StartWith is Start with the given options (Namespace should be the test's namespace);
+// SkipNameValidation is always set.
+func StartWith(tb testing.TB, cfg *rest.Config, o controller.Options) (stop func()) {
+	tb.Helper()
+	o.SkipNameValidation = true
+	mgr, err := controller.NewManager(cfg, o)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -36,6 +36,10 @@ type Reconciler struct {
 	Routers RouterFactory
 	// RouterOptions are the API versions the routers use (for the watches).
 	RouterOptions trafficrouter.Options
+
+	// ArgoLease, when set, holds every pass back while Argo Rollouts' own controller is
+	// running (argo_gate.go); nil: sluice acts regardless (--take-over-from-argo).
+	ArgoLease ArgoLease
 }
 
 // RouterFactory builds the routers of a Rollout's spec.strategy.canary.trafficRouting.

@@ -74,5 +74,5 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 			return err
 		}
 	}
-	return b.Complete(r)
+	return b.Complete(r.gated()) // behind the Argo gate (argo_gate.go) when r.ArgoLease is set
 }
