@@ -72,6 +72,9 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			obs.newHash = newRS.Labels[v1alpha1.LabelPodTemplateHash]
 			obs.revision = revisionOf(newRS)
 		}
+		if err := r.syncMinReadySeconds(ctx, ro, owned, obs.newHash); err != nil {
+			return nil, err
+		}
 		obs.referenceError = r.checkReferences(ctx, ro, obs)
 	}
 	for _, rs := range owned {
