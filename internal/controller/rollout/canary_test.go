@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -194,13 +195,24 @@ func TestSpecPaused(t *testing.T) {
 	e.create(canaryRollout(t, "paused", 4, setWeight(50), pauseFor(""), setWeight(100)))
 	e.waitHealthy("paused", time.Minute)
 	e.specPatch("paused", `{"spec":{"paused":true}}`)
+	rsS := e.watch(&appsv1.ReplicaSetList{})
 	e.setImage("paused", "nginx:1.26")
 	ro := e.waitPods("paused", 0, 4, v1alpha1.RolloutPhasePaused)
 	if ro.Status.Message != "manually paused" {
 		t.Fatalf("message %q, want manually paused", ro.Status.Message)
 	}
-	time.Sleep(2 * time.Second) // give a wrong controller time to scale anyway
-	e.waitPods("paused", 0, 4, v1alpha1.RolloutPhasePaused)
+	// Give a wrong controller time to scale anyway, then look at every state it wrote.
+	time.Sleep(2 * time.Second)
+	for _, ev := range rsS.all() {
+		rs := ev.Obj.(*appsv1.ReplicaSet)
+		want := int32(4)
+		if rs.Labels[v1alpha1.LabelPodTemplateHash] != ro.Status.StableRS {
+			want = 0
+		}
+		if n := ptr.Deref(rs.Spec.Replicas, 0); n != want {
+			t.Fatalf("while paused, ReplicaSet %s was scaled to %d", rs.Name, n)
+		}
+	}
 	e.specPatch("paused", `{"spec":{"paused":false}}`)
 	e.waitPods("paused", 2, 2, v1alpha1.RolloutPhasePaused)
 }
@@ -260,13 +272,29 @@ func TestControllerRestartMidPause(t *testing.T) {
 	e.waitHealthy("restart", time.Minute)
 	e.setImage("restart", "nginx:1.26")
 	ro := e.waitPods("restart", 1, 3, v1alpha1.RolloutPhasePaused)
-	start := ro.Status.PauseConditions[0].StartTime.Time
+	start := ro.Status.PauseConditions[0].StartTime
+	roS := e.watch(&v1alpha1.RolloutList{})
 	e.stop()
-	time.Sleep(3 * time.Second)
+	time.Sleep(6 * time.Second) // the controller is down for half the pause
 	e.startController()
 	e.waitHealthy("restart", time.Minute)
-	if took := time.Since(start); took < 11*time.Second || took > 30*time.Second {
-		t.Errorf("the 12s pause took %s around a restart", took)
+	// The pause keeps its start: a timer restarted by the new controller would end it 18 s
+	// or more after the start. (Bounds: sluice ends a pause at least its duration after the
+	// second its start is rounded to, and the next step takes a moment.)
+	var ended time.Time
+	for _, ev := range roS.all() {
+		st := ev.Obj.(*v1alpha1.Rollout).Status
+		for _, pc := range st.PauseConditions {
+			if !pc.StartTime.Equal(&start) {
+				t.Fatalf("the pause restarted: startTime %s, was %s", pc.StartTime, start)
+			}
+		}
+		if ended.IsZero() && len(st.PauseConditions) == 0 && ptr.Deref(st.CurrentStepIndex, 0) >= 2 {
+			ended = ev.At
+		}
+	}
+	if took := ended.Sub(start.Time); took < 12*time.Second || took > 17*time.Second {
+		t.Errorf("the 12s pause ended %s after it began, around a 6s controller outage", took.Round(time.Millisecond))
 	}
 	if n := e.replicaSetCount(); n != 2 {
 		t.Errorf("%d ReplicaSets, want 2 (no duplicates)", n)
@@ -296,11 +324,14 @@ func TestStepWaitsForAvailability(t *testing.T) {
 		}
 		return ""
 	})
+	roS := e.watch(&v1alpha1.RolloutList{})
 	time.Sleep(2 * time.Second)
-	ro = e.rollout("gated")
-	if i := ptr.Deref(ro.Status.CurrentStepIndex, -1); i != 0 || ro.Status.Phase != v1alpha1.RolloutPhaseProgressing {
-		t.Fatalf("with the canary unavailable the rollout moved on: step %d phase %s", i, ro.Status.Phase)
+	for _, ev := range roS.all() { // every state written while the canary was unavailable
+		if st := ev.Obj.(*v1alpha1.Rollout).Status; ptr.Deref(st.CurrentStepIndex, -1) != 0 || st.Phase != v1alpha1.RolloutPhaseProgressing {
+			t.Fatalf("with the canary unavailable the rollout moved on: step %v phase %s", st.CurrentStepIndex, st.Phase)
+		}
 	}
+	ro = e.rollout("gated")
 	// Set the gate on the canary pod: the step completes and the rollout pauses at step 1.
 	var pods corev1.PodList
 	if err := e.c.List(t.Context(), &pods, client.InNamespace(e.ns), client.MatchingLabels{v1alpha1.LabelPodTemplateHash: ro.Status.CurrentPodHash}); err != nil {

@@ -2,7 +2,6 @@ package rollout_test
 
 import (
 	"fmt"
-	"maps"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -33,27 +33,23 @@ func TestRestartAtEvictsPodsWithinBudgetAndPDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := metav1.NewTime(time.Now().Truncate(time.Second).Add(time.Second))
+	podS := e.watch(&corev1.PodList{})
 	e.specPatch("restart-at", fmt.Sprintf(`{"spec":{"restartAt":%q}}`, at.UTC().Format(time.RFC3339)))
 	time.Sleep(4 * time.Second)
 	ro := e.rollout("restart-at")
 	if ro.Status.RestartedAt != nil || ro.Status.Message != "rollout is restarting" {
 		t.Fatalf("with a PDB forbidding evictions: restartedAt %v, message %q", ro.Status.RestartedAt, ro.Status.Message)
 	}
-	if now := e.podNames(); !maps.Equal(now, before) {
-		t.Fatalf("pods changed despite the PDB: %v -> %v", before, now)
+	for _, ev := range podS.all() { // every pod state while the PDB forbade evictions
+		if ev.Type == watch.Deleted || ev.Obj.GetDeletionTimestamp() != nil || !before[ev.Obj.GetName()] {
+			t.Fatalf("pods changed despite the PDB: %s %s", ev.Type, ev.Obj.GetName())
+		}
 	}
 
 	if err := e.c.Delete(t.Context(), pdb); err != nil {
 		t.Fatal(err)
 	}
-	minReady := 3
 	e.waitFor(time.Minute, func() string {
-		_, ready := e.pods(basicLabels)
-		total := 0
-		for _, n := range ready {
-			total += n
-		}
-		minReady = min(minReady, total)
 		ro = e.rollout("restart-at")
 		if ro.Status.RestartedAt == nil || !ro.Status.RestartedAt.Equal(&at) {
 			return fmt.Sprintf("restartedAt %v", ro.Status.RestartedAt)
@@ -66,10 +62,31 @@ func TestRestartAtEvictsPodsWithinBudgetAndPDB(t *testing.T) {
 			t.Errorf("pod %s created before restartAt survived", name)
 		}
 	}
-	if minReady < 2 {
-		t.Errorf("%d ready pods at one point: more than maxUnavailable (1 with 3 replicas) at once", minReady)
+	// Replay every pod state: never more than maxUnavailable (1 with 3 replicas) down at once.
+	ready := map[string]bool{}
+	for _, ev := range podS.all() {
+		pod := ev.Obj.(*corev1.Pod)
+		ready[pod.Name] = ev.Type != watch.Deleted && pod.DeletionTimestamp == nil && podReady(pod)
+		n := 0
+		for _, r := range ready {
+			if r {
+				n++
+			}
+		}
+		if n < 2 && ev.Type != listed {
+			t.Fatalf("%d ready pods after %s %s: more than maxUnavailable (1 with 3 replicas) at once", n, ev.Type, pod.Name)
+		}
 	}
 	e.waitHealthy("restart-at", time.Minute)
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // podNames lists the names of the Running pods of the basic example.
