@@ -21,7 +21,7 @@ import (
 
 // argoLeaseDuration is the test Lease's leaseDurationSeconds (Argo uses 15 s; shorter keeps the
 // test quick, and sluice reads the duration from the Lease).
-const argoLeaseDuration = 4
+const argoLeaseDuration = 6
 
 // argoLease plays Argo Rollouts' leader: it creates the Lease Argo's controller of instance id
 // holds, in namespace ns, and renews it every second until the returned stop is called (then
@@ -99,7 +99,7 @@ func TestArgoLeaseHoldsSluice(t *testing.T) {
 	}
 	// More passes while Argo is live: a spec change, and the rechecks at each Lease expiry.
 	e.specPatch("held", `{"spec":{"replicas":4}}`)
-	time.Sleep(3 * argoLeaseDuration * time.Second)
+	time.Sleep(2 * argoLeaseDuration * time.Second)
 
 	if evs := rsets.all(); len(evs) > 0 {
 		t.Errorf("while Argo is live: %d ReplicaSet events, the first: %s %s", len(evs), evs[0].Type, evs[0].Obj.GetName())
