@@ -35,7 +35,7 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 	slices.Sort(shrink)
 	// 1. Scale up: the canary gets its pods before any traffic moves to it.
 	for _, name := range grow {
-		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name]); err != nil {
+		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name], name == obs.created); err != nil {
 			return err
 		}
 	}
@@ -62,7 +62,7 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 	obs.routingApplied = true
 	// 4. Scale down, now that traffic has moved away.
 	for _, name := range shrink {
-		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name]); err != nil {
+		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name], false); err != nil {
 			return err
 		}
 	}
@@ -108,23 +108,26 @@ func (r *Reconciler) scaleDownDeadlines(ctx context.Context, obs *observed, p *p
 	return nil
 }
 
-func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32) error {
+// scaleReplicaSet sets a ReplicaSet's size. The resourceVersion makes the patch fail on a
+// stale view instead of scaling from it, except for a ReplicaSet this pass created (fresh): its
+// size is the one we gave it, and the ReplicaSet controller's first status update would
+// otherwise make the pass fail for nothing.
+func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32, fresh bool) error {
 	from := ptr.Deref(rs.Spec.Replicas, 1)
-	// The resourceVersion makes the patch fail on a stale view instead of scaling from it.
-	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{
-			"resourceVersion": rs.ResourceVersion,
-			"annotations":     map[string]string{v1alpha1.AnnotationDesiredReplicas: strconv.Itoa(int(ptr.Deref(ro.Spec.Replicas, 1)))},
-		},
-		"spec": map[string]any{"replicas": n},
-	})
+	meta := map[string]any{
+		"annotations": map[string]string{v1alpha1.AnnotationDesiredReplicas: strconv.Itoa(int(ptr.Deref(ro.Spec.Replicas, 1)))},
+	}
+	if !fresh {
+		meta["resourceVersion"] = rs.ResourceVersion
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": meta, "spec": map[string]any{"replicas": n}})
 	if err != nil {
 		return err
 	}
 	if err := r.Patch(ctx, rs.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("scaling ReplicaSet %s from %d to %d: %w", rs.Name, from, n, err)
 	}
-	r.Recorder.Eventf(ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scale",
+	r.eventf(ctx, ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scale",
 		"Scaled %s ReplicaSet %s (revision %d) from %d to %d", roleOf(ro, rs), rs.Name, revisionOf(rs), from, n)
 	return nil
 }
@@ -165,7 +168,7 @@ func (r *Reconciler) switchService(ctx context.Context, ro *v1alpha1.Rollout, ob
 	if err := r.Patch(ctx, svc, client.RawPatch(types.StrategicMergePatchType, []byte(patch))); err != nil {
 		return fmt.Errorf("switching Service %s to %s: %w", name, hash, err)
 	}
-	r.Recorder.Eventf(ro, svc, corev1.EventTypeNormal, "SwitchService", "Switch",
+	r.eventf(ctx, ro, svc, corev1.EventTypeNormal, "SwitchService", "Switch",
 		"Switched selector for service %q from %q to %q", name, svc.Spec.Selector[v1alpha1.LabelPodTemplateHash], hash)
 	return nil
 }
@@ -181,9 +184,9 @@ func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, obs *obser
 		err := r.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{})
 		switch {
 		case err == nil:
-			r.Recorder.Eventf(ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict", "Evicted pod %s for the restart", name)
+			r.eventf(ctx, ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict", "Evicted pod %s for the restart", name)
 		case apierrors.IsTooManyRequests(err):
-			r.Recorder.Eventf(ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict",
+			r.eventf(ctx, ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict",
 				"Eviction of pod %s refused for now (PodDisruptionBudget): %v", name, err)
 			return nil
 		case apierrors.IsNotFound(err):

@@ -37,6 +37,8 @@ type observed struct {
 	podFacts       []plan.Pod
 	// routingApplied: this pass applied the current trafficRouting (or retired the old one).
 	routingApplied bool
+	// created is the ReplicaSet this pass created ("" = none).
+	created string
 }
 
 // observe reads the ReplicaSets the Rollout owns and its Services, and makes sure the
@@ -67,6 +69,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		}
 		if newRS != nil && !slices.Contains(owned, newRS) {
 			owned = append(owned, newRS)
+			obs.created = newRS.Name
 		}
 		if newRS != nil {
 			obs.newHash = newRS.Labels[v1alpha1.LabelPodTemplateHash]
@@ -237,7 +240,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 	if err != nil {
 		return nil, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
 	}
-	r.Recorder.Eventf(ro, rs, corev1.EventTypeNormal, "NewReplicaSetCreated", "Create",
+	r.eventf(ctx, ro, rs, corev1.EventTypeNormal, "NewReplicaSetCreated", "Create",
 		"Created ReplicaSet %s (revision %d)", rs.Name, maxRev+1)
 	return rs, nil
 }

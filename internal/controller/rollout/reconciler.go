@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,9 @@ type Reconciler struct {
 	// ArgoLease, when set, holds every pass back while Argo Rollouts' own controller is
 	// running (argo_gate.go); nil: sluice acts regardless (--take-over-from-argo).
 	ArgoLease ArgoLease
+
+	// lastWrite is the resourceVersion of this controller's last write to each Rollout.
+	lastWrite sync.Map
 }
 
 // RouterFactory builds the routers of a Rollout's spec.strategy.canary.trafficRouting.
@@ -65,6 +69,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetWeights(req.Namespace, req.Name)
+			r.lastWrite.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -76,6 +81,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		patch := []byte(`{"spec":{"replicas":1}}`)
 		return ctrl.Result{}, r.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch))
 	}
+	if r.stale(ro) {
+		// The cache has not seen our last write to this Rollout yet: planning from it would
+		// decide the same transitions again (and record their events twice). The write's
+		// own watch event brings the Rollout back; the requeue is a safety net.
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	ctx, pe := withPassEvents(ctx)
+	var planned []plan.Event // recorded only once the status that follows from them is written
+	defer func() { pe.flush(r.Recorder, ro, planned) }()
 	obs, err := r.observe(ctx, ro)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -96,12 +110,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.report(ctx, ro, obs, &p); err != nil {
 		return ctrl.Result{}, err
 	}
+	planned = p.Events
 	recordWeights(ro, &p)
 	return ctrl.Result{RequeueAfter: p.RequeueAfter}, nil
 }
 
 // report writes the status once (merge patch on the status subresource, skipped when
-// nothing changed), the Rollout's revision and effective-weight annotations, and the events.
+// nothing changed) and the Rollout's revision and effective-weight annotations; the plan's
+// events are recorded after it (passEvents).
 func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, p *plan.Plan) error {
 	ann := map[string]any{}
 	if rev := strconv.FormatInt(obs.revision, 10); obs.revision > 0 && ro.Annotations[v1alpha1.AnnotationRevision] != rev {
@@ -119,7 +135,7 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 		} else {
 			ann[AnnotationEffectiveWeight] = eff
 			if eff != strconv.Itoa(int(p.RequestedWeight)) {
-				r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "EffectiveWeight", "Observe",
+				r.eventf(ctx, ro, nil, corev1.EventTypeNormal, "EffectiveWeight", "Observe",
 					"canary gets %s%% of pods (%d of %d available) for a requested setWeight of %d%%: without trafficRouting a Service spreads requests by pod count",
 					eff, p.CanaryAvailable, p.TotalAvailable, p.RequestedWeight)
 			}
@@ -137,28 +153,25 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 		if err != nil {
 			return err
 		}
-		if err := r.Patch(ctx, ro.DeepCopy(), client.RawPatch(types.MergePatchType, body)); err != nil {
+		written := ro.DeepCopy()
+		if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return fmt.Errorf("annotating rollout: %w", err)
 		}
+		r.wrote(written)
 	}
 	if !apiequality.Semantic.DeepEqual(ro.Status, p.Status) {
 		patch, err := statusMergePatch(&ro.Status, &p.Status)
 		if err != nil {
 			return err
 		}
-		if err := r.Status().Patch(ctx, ro.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
+		written := ro.DeepCopy()
+		if err := r.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, patch)); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil
 			}
 			return fmt.Errorf("patching rollout status: %w", err)
 		}
-	}
-	for _, e := range p.Events {
-		t := corev1.EventTypeNormal
-		if e.Warning {
-			t = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(ro, nil, t, e.Reason, "Reconcile", "%s", e.Message)
+		r.wrote(written)
 	}
 	return nil
 }
@@ -168,3 +181,22 @@ const conflictRetry = 250 * time.Millisecond
 
 // weightVerifyRetry is how soon an unverified weight is checked again (Argo: 10 s).
 const weightVerifyRetry = 10 * time.Second
+
+// wrote remembers the resourceVersion a write to a Rollout produced.
+func (r *Reconciler) wrote(ro *v1alpha1.Rollout) {
+	if v, err := strconv.ParseUint(ro.ResourceVersion, 10, 64); err == nil {
+		r.lastWrite.Store(types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}, v)
+	}
+}
+
+// stale reports whether the Rollout read from the cache is older than our last write to it
+// (resourceVersions of one resource grow with etcd's revision; one that does not parse as a
+// number is never called stale).
+func (r *Reconciler) stale(ro *v1alpha1.Rollout) bool {
+	last, ok := r.lastWrite.Load(types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name})
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseUint(ro.ResourceVersion, 10, 64)
+	return err == nil && v < last.(uint64)
+}

@@ -33,7 +33,7 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *
 			r.invalidate(ro, p, inv.Message)
 			return false, nil
 		}
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "TrafficRoutingError", "Route", "%v", err)
+		r.eventf(ctx, ro, nil, corev1.EventTypeWarning, "TrafficRoutingError", "Route", "%v", err)
 		return false, err
 	}
 	routers, err := r.Routers(ctx, r.Client, ro)
@@ -78,11 +78,11 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *
 		if old != nil {
 			from = old.Canary.Weight
 		}
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "TrafficWeightUpdated", "Route",
+		r.eventf(ctx, ro, nil, corev1.EventTypeNormal, "TrafficWeightUpdated", "Route",
 			"Traffic weight updated from %d to %d", from, d.Weight)
 	}
 	if v.State == contract.NotVerified {
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "WeightVerifyError", "Verify", "%s", v.Reason)
+		r.eventf(ctx, ro, nil, corev1.EventTypeWarning, "WeightVerifyError", "Verify", "%s", v.Reason)
 		if p.RequeueAfter == 0 || p.RequeueAfter > weightVerifyRetry {
 			p.RequeueAfter = weightVerifyRetry
 		}
@@ -125,7 +125,7 @@ func (r *Reconciler) invalidate(ro *v1alpha1.Rollout, p *plan.Plan, msg string) 
 	p.Status.Canary.Weights = ro.Status.Canary.Weights
 	plan.MarkInvalid(ro, &p.Status, msg, r.Clock.Now())
 	if old := findCondition(ro.Status.Conditions, v1alpha1.RolloutInvalidSpec); old == nil || old.Message != msg {
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSpec, "Reconcile", "%s", msg)
+		p.Events = append(p.Events, plan.Event{Warning: true, Reason: v1alpha1.ReasonInvalidSpec, Message: msg})
 	}
 	if p.RequeueAfter == 0 || p.RequeueAfter > plan.InvalidSpecRequeue {
 		p.RequeueAfter = plan.InvalidSpecRequeue
@@ -175,11 +175,11 @@ func (r *Reconciler) retireRouters(ctx context.Context, ro *v1alpha1.Rollout) (b
 	}
 	for _, rt := range routers {
 		if err := rt.Cleanup(ctx); err != nil {
-			r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "TrafficRoutingError", "Cleanup",
+			r.eventf(ctx, ro, nil, corev1.EventTypeWarning, "TrafficRoutingError", "Cleanup",
 				"%s: undoing changes to objects no longer referenced: %v", rt.Type(), err)
 			return false, err
 		}
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "TrafficRoutingRetired", "Cleanup",
+		r.eventf(ctx, ro, nil, corev1.EventTypeNormal, "TrafficRoutingRetired", "Cleanup",
 			"%s: undid sluice's changes to objects the Rollout no longer references", rt.Type())
 	}
 	return true, nil
