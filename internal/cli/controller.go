@@ -37,6 +37,9 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New(zap.UseDevMode(devLogs), zap.WriteTo(cmd.ErrOrStderr())))
+			if err := o.Routers.Validate(); err != nil {
+				return err
+			}
 			cfg, err := restConfig(kubeconfig, kubeCtx)
 			if err != nil {
 				return err
@@ -65,9 +68,9 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
 	f.BoolVar(&o.TakeOverFromArgo, "take-over-from-argo", false, "act on Rollouts even while Argo Rollouts' controller of the same instance id holds its Lease (default: leave them alone until it expires)")
 	f.StringVar(&o.ArgoLeaseNamespace, "argo-lease-namespace", "", "namespace of Argo Rollouts' Lease (default: all namespaces, or argo-rollouts and --namespace when listing Leases cluster-wide is forbidden)")
-	f.StringVar(&o.Routers.SMIAPIVersion, "traffic-split-api-version", "v1alpha1", "SMI TrafficSplit version to write: v1alpha1, v1alpha2 or v1alpha3")
-	f.StringVar(&o.Routers.IstioAPIVersion, "istio-api-version", "v1", "Istio networking API version: v1, v1beta1 or v1alpha3")
-	f.StringVar(&o.Routers.GatewayAPIStreamVersion, "gateway-api-stream-version", "v1", "Gateway API TCPRoute/TLSRoute version: v1 or v1alpha2")
+	f.StringVar(&o.Routers.SMIAPIVersion, "traffic-split-api-version", "", "SMI TrafficSplit version to write: v1alpha1, v1alpha2 or v1alpha3 (default: the newest the cluster serves)")
+	f.StringVar(&o.Routers.IstioAPIVersion, "istio-api-version", "", "Istio networking API version: v1, v1beta1 or v1alpha3 (default: the newest the cluster serves)")
+	f.StringVar(&o.Routers.GatewayAPIStreamVersion, "gateway-api-stream-version", "", "Gateway API TCPRoute/TLSRoute version: v1 or v1alpha2 (default: the newest the cluster serves)")
 	return cmd
 }
 

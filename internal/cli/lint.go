@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
 
 type lintOptions struct {
@@ -37,7 +38,11 @@ one line per problem:
     DestinationRule with its subsets; the Gateway API plugin's HTTPRoute(s) exist with
     backendRefs to both Services.
 
-It exits 1 when it finds a problem, 0 otherwise.`,
+It also prints warnings (lines with "warning:"), for what the controller accepts but handles
+differently from what the manifest may expect, such as NGINX annotations that would override
+the canary weight and that sluice ignores.
+
+It exits 1 when it finds a problem, 0 otherwise (warnings alone do not fail it).`,
 		Example: `  sluice lint -f rollout.yaml
   sluice lint -f rollout.yaml -f services.yaml`,
 		Args: cobra.NoArgs,
@@ -58,11 +63,11 @@ It exits 1 when it finds a problem, 0 otherwise.`,
 }
 
 func (o *lintOptions) Run(docs []manifest, out io.Writer) error {
-	problems, rollouts := Lint(docs)
+	problems, warnings, rollouts := LintWithWarnings(docs)
 	if rollouts == 0 {
 		return fmt.Errorf("no Rollout in %s", strings.Join(o.files, ", "))
 	}
-	for _, p := range problems {
+	for _, p := range append(warnings, problems...) {
 		if _, err := fmt.Fprintln(out, p); err != nil {
 			return err
 		}
@@ -78,11 +83,19 @@ func (o *lintOptions) Run(docs []manifest, out io.Writer) error {
 type linter struct {
 	objects  map[string]map[string]manifest // kind → name → document
 	problems []string
+	warnings []string
 }
 
 // Lint checks every Rollout among the documents and returns one line per problem, and the
 // number of Rollouts.
 func Lint(docs []manifest) (problems []string, rollouts int) {
+	problems, _, rollouts = LintWithWarnings(docs)
+	return problems, rollouts
+}
+
+// LintWithWarnings is Lint plus one line per warning (what the controller accepts but handles
+// differently from what the manifest may expect; see trafficrouter.Warnings).
+func LintWithWarnings(docs []manifest) (problems, warnings []string, rollouts int) {
 	l := &linter{objects: map[string]map[string]manifest{}}
 	for _, d := range docs {
 		if l.objects[d.Kind] == nil {
@@ -97,7 +110,7 @@ func Lint(docs []manifest) (problems []string, rollouts int) {
 		rollouts++
 		l.rollout(d)
 	}
-	return l.problems, rollouts
+	return l.problems, l.warnings, rollouts
 }
 
 func (l *linter) rollout(d manifest) {
@@ -116,6 +129,9 @@ func (l *linter) rollout(d manifest) {
 	}
 	for _, msg := range plan.ValidateAll(ro) {
 		report("%s", msg)
+	}
+	for _, msg := range trafficrouter.Warnings(ro) {
+		l.warnings = append(l.warnings, fmt.Sprintf("%s: Rollout %s: warning: %s", d.Where, d.Name, msg))
 	}
 	c := ro.Spec.Strategy.Canary
 	if c == nil {
@@ -288,11 +304,15 @@ func (l *linter) istio(report reportFunc, c *v1alpha1.CanaryStrategy) {
 		http, _ := dig(m.Object, "spec", "http").([]any)
 		var routes []any
 		if len(vs.Routes) == 0 {
-			if len(http) != 1 {
-				report("VirtualService %q has %d HTTP routes: name the ones to weight in trafficRouting.istio.virtualService.routes (it may omit them only with exactly one route)", name, len(http))
+			// As the router (and Argo Rollouts): the only HTTP route, managed routes aside.
+			unmanaged := slices.DeleteFunc(slices.Clone(http), func(r any) bool {
+				return slices.ContainsFunc(c.TrafficRouting.ManagedRoutes, func(m v1alpha1.ManagedRoute) bool { return m.Name == str(r, "name") })
+			})
+			if len(unmanaged) > 1 {
+				report("VirtualService %q has %d HTTP routes: name the ones to weight in trafficRouting.istio.virtualService.routes (it may omit them only with one HTTP route, as with Argo Rollouts)", name, len(unmanaged))
 				continue
 			}
-			routes = http
+			routes = unmanaged // none: the TLS and TCP routes are not checked here
 		}
 		for _, rn := range vs.Routes {
 			i := slices.IndexFunc(http, func(r any) bool { return str(r, "name") == rn })

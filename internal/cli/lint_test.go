@@ -95,6 +95,14 @@ func TestLintAndPlanCommands(t *testing.T) {
 	if code != 1 || strings.Count(out, "\n") != n || errs != fmt.Sprintf("Error: %d problem(s) in testdata/lint/nginx-as-suggested.yaml\n", n) {
 		t.Errorf("lint of the suggested NGINX manifest: exit %d\n%s%s", code, out, errs)
 	}
+	// A canary-weight in canaryIngressAnnotations is ignored by sluice (Argo lets it freeze the
+	// weight): a warning, not a problem.
+	out, errs, code = run("lint", "-f", "testdata/lint/nginx-weight-annotations.yaml")
+	if want := `testdata/lint/nginx-weight-annotations.yaml (document 4): Rollout my-rollout: warning: spec.strategy.canary.trafficRouting.nginx.canaryIngressAnnotations sets nginx.ingress.kubernetes.io/canary-weight: "0", which sluice ignores: it writes nginx.ingress.kubernetes.io/canary-weight itself at every step (Argo Rollouts lets canaryIngressAnnotations override it, which freezes the canary's traffic); remove it and set the weight with setWeight steps
+1 Rollout(s) checked, no problems
+`; code != 0 || out != want {
+		t.Errorf("lint of canaryIngressAnnotations with canary-weight: exit %d, %s\n%s\nwant\n%s", code, errs, out, want)
+	}
 	if _, errs, code := run("lint", "-f", "testdata/lint/nope.yaml"); code != 1 || strings.Count(errs, "\n") != 1 {
 		t.Errorf("lint of a missing file: exit %d, %q", code, errs)
 	}

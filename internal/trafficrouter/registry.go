@@ -3,10 +3,12 @@ package trafficrouter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,17 +22,47 @@ import (
 	"github.com/sluicehq/sluice/internal/trafficrouter/smi"
 )
 
-// Options are the controller-wide router settings.
+// Options are the controller-wide router settings. The routers read and write every kind at
+// the newest version the cluster serves among the ones they know (for a
+// CustomResourceDefinition, its preferred version), looked up through the client's RESTMapper
+// at every call, so an older Istio (v1beta1/v1alpha3 only) or a CRD installed after the
+// controller started just work. A version set here is an explicit choice that wins; the
+// cluster must serve it.
 type Options struct {
-	// SMIAPIVersion is the TrafficSplit version written: v1alpha1 (default, as Argo Rollouts'
-	// --traffic-split-api-version), v1alpha2 or v1alpha3.
+	// SMIAPIVersion is the TrafficSplit version written: v1alpha1 (Argo Rollouts' default for
+	// --traffic-split-api-version), v1alpha2 or v1alpha3; "" = discovered.
 	SMIAPIVersion string
-	// IstioAPIVersion is the VirtualService/DestinationRule version used: v1 (default),
-	// v1beta1 or v1alpha3.
+	// IstioAPIVersion is the VirtualService/DestinationRule version used: v1, v1beta1 or
+	// v1alpha3; "" = discovered.
 	IstioAPIVersion string
-	// GatewayAPIStreamVersion is the TCPRoute/TLSRoute version used: v1 (default, Gateway API
-	// v1.5+ standard channel) or v1alpha2.
+	// GatewayAPIStreamVersion is the TCPRoute/TLSRoute version used: v1 (Gateway API v1.5+
+	// standard channel) or v1alpha2 (the plugin's); "" = discovered. HTTPRoute and GRPCRoute
+	// versions are always discovered.
 	GatewayAPIStreamVersion string
+}
+
+// Validate reports an explicit version no router knows (for the controller to refuse to
+// start with).
+func (o Options) Validate() error {
+	return errors.Join(
+		smi.API(o.SMIAPIVersion).CheckVersion(),
+		istio.API(istio.KindVirtualService, o.IstioAPIVersion).CheckVersion(),
+		gatewayapi.CheckStreamVersion(o.GatewayAPIStreamVersion),
+	)
+}
+
+// apis are the router kinds (other than Ingress) with how their versions are chosen, as the
+// routers choose them.
+func (o Options) apis() []kubeobj.API {
+	return []kubeobj.API{
+		istio.API(istio.KindVirtualService, o.IstioAPIVersion),
+		istio.API(istio.KindDestinationRule, o.IstioAPIVersion),
+		smi.API(o.SMIAPIVersion),
+		gatewayapi.API(gatewayapi.KindHTTPRoute, o.GatewayAPIStreamVersion),
+		gatewayapi.API(gatewayapi.KindGRPCRoute, o.GatewayAPIStreamVersion),
+		gatewayapi.API(gatewayapi.KindTCPRoute, o.GatewayAPIStreamVersion),
+		gatewayapi.API(gatewayapi.KindTLSRoute, o.GatewayAPIStreamVersion),
+	}
 }
 
 func trafficRouting(ro *v1alpha1.Rollout) *v1alpha1.RolloutTrafficRouting {
@@ -176,32 +208,23 @@ func Objects(ro *v1alpha1.Rollout) []ObjectRef {
 	return refs
 }
 
-// Kinds lists the kinds of every object a router may read or write, at the versions the
-// routers use, for setting up watches. A kind whose CRD is not installed simply has no objects
-// (check with the RESTMapper before watching it).
-func Kinds(opts Options) []schema.GroupVersionKind {
-	istioVersion := opts.IstioAPIVersion
-	if istioVersion == "" {
-		istioVersion = istio.DefaultAPIVersion
+// Kinds lists the kinds of every object a router may read or write that the cluster serves,
+// each at the version the routers use (resolved with the same mapper and rules), for setting up
+// watches. A kind whose CRD is not installed, or not at a version the routers can use, is left
+// out (and skipped lists it): a Rollout that needs it gets an InvalidSpec message from its
+// router. A CRD installed later is used by the routers at once but watched only after a
+// controller restart.
+func Kinds(mapper meta.RESTMapper, opts Options) (kinds []schema.GroupVersionKind, skipped []error) {
+	kinds = []schema.GroupVersionKind{networkingv1.SchemeGroupVersion.WithKind("Ingress")}
+	for _, api := range opts.apis() {
+		gvk, err := api.Resolve(mapper)
+		if err != nil {
+			skipped = append(skipped, err)
+			continue
+		}
+		kinds = append(kinds, gvk)
 	}
-	smiVersion := opts.SMIAPIVersion
-	if smiVersion == "" {
-		smiVersion = smi.DefaultAPIVersion
-	}
-	gw := gatewayapi.Config{StreamVersion: opts.GatewayAPIStreamVersion}
-	if gw.StreamVersion == "" {
-		gw.StreamVersion = gatewayapi.DefaultStreamVersion
-	}
-	return []schema.GroupVersionKind{
-		networkingv1.SchemeGroupVersion.WithKind("Ingress"),
-		{Group: istio.Group, Version: istioVersion, Kind: istio.KindVirtualService},
-		{Group: istio.Group, Version: istioVersion, Kind: istio.KindDestinationRule},
-		{Group: smi.Group, Version: smiVersion, Kind: smi.Kind},
-		gw.GVK(gatewayapi.KindHTTPRoute),
-		gw.GVK(gatewayapi.KindGRPCRoute),
-		gw.GVK(gatewayapi.KindTCPRoute),
-		gw.GVK(gatewayapi.KindTLSRoute),
-	}
+	return kinds, skipped
 }
 
 // Retired returns routers for what previous (an earlier trafficRouting of the same Rollout)

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -84,11 +86,37 @@ func TestNewOrderObjectsKinds(t *testing.T) {
 	if strings.Join(refs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Objects:\n%s\nwant\n%s", strings.Join(refs, "\n"), strings.Join(want, "\n"))
 	}
-	kinds := fmt.Sprint(trafficrouter.Kinds(trafficrouter.Options{}))
-	for _, k := range []string{"networking.k8s.io/v1, Kind=Ingress", "networking.istio.io/v1, Kind=VirtualService", "split.smi-spec.io/v1alpha1, Kind=TrafficSplit", "gateway.networking.k8s.io/v1, Kind=TLSRoute"} {
-		if !strings.Contains(kinds, k) {
-			t.Errorf("Kinds %s lacks %s", kinds, k)
+	// Kinds: the served kinds at the versions the routers use; the others are skipped.
+	served := []schema.GroupVersionKind{
+		{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+		{Group: "networking.istio.io", Version: "v1beta1", Kind: "VirtualService"},
+		{Group: "networking.istio.io", Version: "v1alpha3", Kind: "VirtualService"},
+		{Group: "networking.istio.io", Version: "v1beta1", Kind: "DestinationRule"},
+		{Group: "split.smi-spec.io", Version: "v1alpha2", Kind: "TrafficSplit"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"},
+		{Group: "gateway.networking.k8s.io", Version: "v1alpha2", Kind: "TLSRoute"},
+	}
+	var gvs []schema.GroupVersion // in order: the first version of a group is its preferred one
+	for _, gvk := range served {
+		if !slices.Contains(gvs, gvk.GroupVersion()) {
+			gvs = append(gvs, gvk.GroupVersion())
 		}
+	}
+	mapper := meta.NewDefaultRESTMapper(gvs)
+	for _, gvk := range served {
+		mapper.Add(gvk, meta.RESTScopeNamespace)
+	}
+	kinds, skipped := trafficrouter.Kinds(mapper, trafficrouter.Options{})
+	want = []string{"networking.k8s.io/v1, Kind=Ingress", "networking.istio.io/v1beta1, Kind=VirtualService", "networking.istio.io/v1beta1, Kind=DestinationRule",
+		"split.smi-spec.io/v1alpha2, Kind=TrafficSplit", "gateway.networking.k8s.io/v1, Kind=HTTPRoute", "gateway.networking.k8s.io/v1alpha2, Kind=TLSRoute"}
+	if got := fmt.Sprint(kinds); got != fmt.Sprint(want) {
+		t.Errorf("Kinds = %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(skipped); !strings.Contains(got, "does not serve GRPCRoute (gateway.networking.k8s.io)") || !strings.Contains(got, "does not serve TCPRoute") {
+		t.Errorf("skipped = %s", got)
+	}
+	if kinds, _ := trafficrouter.Kinds(mapper, trafficrouter.Options{IstioAPIVersion: "v1alpha3"}); !strings.Contains(fmt.Sprint(kinds), "networking.istio.io/v1alpha3, Kind=VirtualService") {
+		t.Errorf("an explicit version is not watched: %s", kinds)
 	}
 	d := trafficrouter.DesiredFor(rollout(t, services+"trafficRouting: {maxTrafficWeight: 1000, nginx: {stableIngress: a}}"), 250, "h1", "h2")
 	w := d.Weights(trafficrouter.Verification{State: trafficrouter.VerificationUnknown})

@@ -264,6 +264,23 @@ func checkStringMatch(at string, m *v1alpha1.StringMatch) string {
 	return ""
 }
 
+// Warnings lists, in sentences for `sluice lint`, what sluice does with the Rollout's
+// trafficRouting that differs from what its author may expect, without refusing it: today the
+// NGINX annotations sluice ignores because they would override the weight
+// (canary, canary-weight, canary-weight-total in additionalIngressAnnotations or
+// canaryIngressAnnotations; Argo Rollouts lets canaryIngressAnnotations win).
+func Warnings(ro *v1alpha1.Rollout) []string {
+	tr := trafficRouting(ro)
+	if tr == nil || tr.Nginx == nil {
+		return nil
+	}
+	var out []string
+	for _, w := range nginx.Warnings(nginx.ConfigFor(ro)) {
+		out = append(out, p+w)
+	}
+	return out
+}
+
 // DiagnoseNGINX explains, for a Rollout with trafficRouting.nginx and one of its stable
 // Ingresses, everything that keeps them from working — canary annotations on the stable
 // Ingress, missing canaryService/stableService, no path to stableService — in sentences for the

@@ -23,8 +23,11 @@ import (
 // an InvalidSpec.
 const routerObjectIndex = ".spec.strategy.canary.trafficRouting.objects"
 
-// watchRouterObjects adds a watch per router kind whose API the cluster serves (a CRD
-// installed later needs a controller restart to be watched).
+// watchRouterObjects adds a watch per router kind whose API the cluster serves, at the version
+// the routers use (trafficrouter.Kinds resolves it with the same RESTMapper and rules). A kind
+// the cluster does not serve is skipped: a Rollout that needs it gets InvalidSpec from its
+// router, and a CRD installed later is used by the routers at once but watched only after a
+// controller restart.
 func watchRouterObjects(ctx context.Context, mgr ctrl.Manager, b *builder.Builder, opts trafficrouter.Options) (*builder.Builder, error) {
 	err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.Rollout{}, routerObjectIndex, func(o client.Object) []string {
 		refs := trafficrouter.Objects(o.(*v1alpha1.Rollout))
@@ -54,10 +57,11 @@ func watchRouterObjects(ctx context.Context, mgr ctrl.Manager, b *builder.Builde
 		}
 		return reqs
 	})
-	for _, gvk := range trafficrouter.Kinds(opts) {
-		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			continue // the API is not served here
-		}
+	kinds, skipped := trafficrouter.Kinds(mgr.GetRESTMapper(), opts)
+	for _, err := range skipped {
+		mgr.GetLogger().Info("not watching a router kind", "reason", err.Error())
+	}
+	for _, gvk := range kinds {
 		var obj client.Object
 		if gvk == networkingv1.SchemeGroupVersion.WithKind("Ingress") {
 			obj = &networkingv1.Ingress{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/trafficrouter/contract"
+	"github.com/sluicehq/sluice/internal/trafficrouter/kubeobj"
 )
 
 // Type is the router's name (the plugin's Type).
@@ -29,9 +30,40 @@ const (
 	KindTLSRoute  = "TLSRoute"
 )
 
-// DefaultStreamVersion is the TCPRoute/TLSRoute version: v1 in the Gateway API v1.5+ standard
-// channel (the plugin uses v1alpha2, still served by the experimental channel).
-const DefaultStreamVersion = "v1"
+// APIVersions are the versions of each route kind the router can use (all carry the fields it
+// reads and writes). Without an explicit version the router uses the newest one the cluster
+// serves: for TCPRoute and TLSRoute v1 with the Gateway API v1.5+ standard channel, v1alpha2
+// (the plugin's version) or v1alpha3 with older experimental channels.
+var APIVersions = map[string][]string{
+	KindHTTPRoute: {"v1", "v1beta1"},
+	KindGRPCRoute: {"v1", "v1alpha2"},
+	KindTCPRoute:  {"v1", "v1alpha2"},
+	KindTLSRoute:  {"v1", "v1alpha3", "v1alpha2"},
+}
+
+// StreamVersionFlag is the controller flag that picks the TCPRoute/TLSRoute version explicitly.
+const StreamVersionFlag = "--gateway-api-stream-version"
+
+// API is a route kind with how its version is chosen: for TCPRoute and TLSRoute streamVersion
+// when set, else (and for HTTPRoute and GRPCRoute) the newest of APIVersions the cluster serves.
+func API(kind, streamVersion string) kubeobj.API {
+	a := kubeobj.API{GroupKind: schema.GroupKind{Group: Group, Kind: kind}, Known: APIVersions[kind]}
+	if kind == KindTCPRoute || kind == KindTLSRoute {
+		a.Version, a.Flag = streamVersion, StreamVersionFlag
+	}
+	return a
+}
+
+// CheckStreamVersion returns an error when an explicit TCPRoute/TLSRoute version is not one
+// both kinds have (v1, v1alpha2).
+func CheckStreamVersion(streamVersion string) error {
+	for _, kind := range []string{KindTCPRoute, KindTLSRoute} {
+		if err := API(kind, streamVersion).CheckVersion(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // PluginConfig is the plugin's configuration object, field for field.
 type PluginConfig struct {
@@ -128,7 +160,8 @@ type Config struct {
 	Services contract.Services
 	// Total is maxTrafficWeight (0 = 100), for Cleanup.
 	Total int32
-	// StreamVersion is the TCPRoute/TLSRoute version; "" means DefaultStreamVersion.
+	// StreamVersion is the TCPRoute/TLSRoute version when chosen explicitly; "" means the newest
+	// the cluster serves (see API).
 	StreamVersion string
 }
 
@@ -149,9 +182,6 @@ func ConfigFor(ro *v1alpha1.Rollout, streamVersion string) (Config, error) {
 	for _, m := range c.TrafficRouting.ManagedRoutes {
 		cfg.ManagedRoutes = append(cfg.ManagedRoutes, m.Name)
 	}
-	if cfg.StreamVersion == "" {
-		cfg.StreamVersion = DefaultStreamVersion
-	}
 	return cfg, nil
 }
 
@@ -161,15 +191,6 @@ func (c Config) RouteNamespace() string {
 		return c.Plugin.Namespace
 	}
 	return c.Namespace
-}
-
-// GVK of a route kind.
-func (c Config) GVK(kind string) schema.GroupVersionKind {
-	v := "v1"
-	if kind == KindTCPRoute || kind == KindTLSRoute {
-		v = c.StreamVersion
-	}
-	return schema.GroupVersionKind{Group: Group, Version: v, Kind: kind}
 }
 
 // inProgressLabel is the label set on routes while the canary has weight, or "" when disabled.

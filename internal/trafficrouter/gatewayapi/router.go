@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,8 +26,13 @@ type Router struct {
 var _ contract.Router = (*Router)(nil)
 
 // New builds the router of a Rollout whose trafficRouting.plugins["argoproj-labs/gatewayAPI"]
-// is set; streamVersion is the TCPRoute/TLSRoute version ("" = v1).
+// is set; streamVersion is the TCPRoute/TLSRoute version when chosen explicitly ("" = the
+// newest version the cluster serves, looked up at every call through the client's RESTMapper,
+// as for the other route kinds).
 func New(c client.Client, ro *v1alpha1.Rollout, streamVersion string) (*Router, error) {
+	if err := CheckStreamVersion(streamVersion); err != nil {
+		return nil, err
+	}
 	cfg, err := ConfigFor(ro, streamVersion)
 	if err != nil {
 		return nil, err
@@ -37,12 +43,18 @@ func New(c client.Client, ro *v1alpha1.Rollout, streamVersion string) (*Router, 
 // Type implements contract.Router.
 func (r *Router) Type() string { return Type }
 
+// gvk is the version of a route kind to use. A kind the cluster does not serve is an
+// InvalidConfigError.
+func (r *Router) gvk(kind string) (schema.GroupVersionKind, error) {
+	return API(kind, r.cfg.StreamVersion).ResolveFor(r.c, Type)
+}
+
 func (r *Router) key(rt Route) types.NamespacedName {
 	return types.NamespacedName{Namespace: r.cfg.RouteNamespace(), Name: rt.Name}
 }
 
 // mutate applies change to each route selected by which; missingOK skips routes that do not
-// exist (else they are an InvalidConfigError).
+// exist, or whose kind the cluster does not serve (else they are an InvalidConfigError).
 func (r *Router) mutate(ctx context.Context, which func(Route) bool, missingOK bool,
 	change func(*unstructured.Unstructured) (*unstructured.Unstructured, error)) error {
 	var errs []error
@@ -51,12 +63,17 @@ func (r *Router) mutate(ctx context.Context, which func(Route) bool, missingOK b
 			continue
 		}
 		key := r.key(rt)
-		_, err := kubeobj.Mutate(ctx, r.c, r.cfg.GVK(rt.Kind), key, change)
+		gvk, err := API(rt.Kind, r.cfg.StreamVersion).Resolve(r.c.RESTMapper())
+		if err == nil {
+			_, err = kubeobj.Mutate(ctx, r.c, gvk, key, change)
+		}
 		switch {
 		case err == nil:
-		case apierrors.IsNotFound(err) && missingOK:
+		case (apierrors.IsNotFound(err) || kubeobj.IsNotServed(err)) && missingOK:
 		case apierrors.IsNotFound(err):
 			return contract.Invalidf(Type, "%s `%s` not found in namespace %s", rt.Kind, key.Name, key.Namespace)
+		case kubeobj.IsNotServed(err):
+			return contract.Invalidf(Type, "%v", err)
 		default:
 			if _, ok := contract.AsInvalidConfig(err); ok || errors.Is(err, contract.ErrUnsupported) {
 				return err
@@ -132,7 +149,11 @@ func (r *Router) Verify(ctx context.Context, d contract.Desired) (contract.Verif
 	var vs []contract.Verification
 	for _, rt := range r.cfg.Plugin.Routes() {
 		key := r.key(rt)
-		cur, found, err := kubeobj.Get(ctx, r.c, r.cfg.GVK(rt.Kind), key)
+		gvk, err := r.gvk(rt.Kind)
+		if err != nil {
+			return contract.Verification{}, err
+		}
+		cur, found, err := kubeobj.Get(ctx, r.c, gvk, key)
 		if err != nil {
 			return contract.Verification{}, err
 		}

@@ -80,8 +80,8 @@ func TestVirtualServiceSelection(t *testing.T) {
 			wantErr: `no TLS route matching port 443 and sniHosts [a] in VirtualService "vs"`},
 		{name: "TCP route on another port", ref: v1alpha1.IstioVirtualService{TCPRoutes: []v1alpha1.TCPRoute{{Port: 1}}},
 			wantErr: `no TCP route matching port 1 in VirtualService "vs"`},
-		{name: "nothing named and four routes", ref: v1alpha1.IstioVirtualService{},
-			wantErr: `VirtualService "vs" has 4 routes`},
+		{name: "nothing named and two HTTP routes", ref: v1alpha1.IstioVirtualService{},
+			wantErr: `VirtualService "vs" has 2 HTTP routes (HTTP route "primary", HTTP route "other") and trafficRouting.istio.virtualService.routes is omitted: name the ones to weight`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,8 +178,9 @@ func TestManagedRoutesOrder(t *testing.T) {
 		t.Fatalf("order %v", names)
 	}
 	header := rs[1].(map[string]any)
-	// Both headers in one match (all must hold); the canary destination keeps its port.
-	if got := fmt.Sprint(header["match"]); got != "[map[headers:map[x-a:map[exact:1] x-b:map[prefix:p]]]]" {
+	// One match block per header, as Argo Rollouts (any one matches); the canary destination
+	// keeps its port.
+	if got := fmt.Sprint(header["match"]); got != "[map[headers:map[x-a:map[exact:1]]] map[headers:map[x-b:map[prefix:p]]]]" {
 		t.Errorf("header match %s", got)
 	}
 	if got := fmt.Sprint(header["route"]); got != "[map[destination:map[host:canary.ns.svc.cluster.local port:map[number:8080]] weight:100]]" {

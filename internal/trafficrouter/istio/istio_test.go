@@ -9,8 +9,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/devcluster"
@@ -21,7 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(devclustertest.Main(m, devcluster.Options{CRDs: []devcluster.CRDSet{devcluster.CRDsIstio}}))
+	code := devclustertest.Main(m, devcluster.Options{CRDs: []devcluster.CRDSet{devcluster.CRDsIstio}})
+	stopLegacyCluster()
+	os.Exit(code)
 }
 
 var (
@@ -34,208 +34,81 @@ const (
 	subsetSplit = "examples/istio/subset-split.yaml"
 )
 
-type env struct {
-	c  client.Client
-	ro *v1alpha1.Rollout
-	r  trafficrouter.Router
-}
-
-func setup(t *testing.T, objs []*unstructured.Unstructured) *env {
-	t.Helper()
-	c := routertest.Client(t)
-	ro := routertest.Apply(t, c, devclustertest.Namespace(t), objs)
-	routers, err := trafficrouter.New(c, ro, trafficrouter.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(routers) != 1 || routers[0].Type() != istio.Type {
-		t.Fatalf("routers: %v", routers)
-	}
-	return &env{c: c, ro: ro, r: routers[0]}
-}
-
-func (e *env) get(ctx context.Context, gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, u)
-	return u, err
-}
-
-// httpRoutes returns spec.http itself (not a copy), so tests can edit it in place.
-func httpRoutes(vs *unstructured.Unstructured) []any {
-	rs, _ := vs.Object["spec"].(map[string]any)["http"].([]any)
-	return rs
-}
-
-// routeWeights reads a route's canary and stable weights; isCanary/isStable pick the
-// destinations.
-func routeWeights(vs *unstructured.Unstructured, route string, isCanary, isStable func(dest map[string]any) bool) (canary, stable int32, err error) {
-	for _, r := range httpRoutes(vs) {
-		rm := r.(map[string]any)
-		if rm["name"] != route {
-			continue
-		}
-		for _, d := range rm["route"].([]any) {
-			dm := d.(map[string]any)
-			dest := dm["destination"].(map[string]any)
-			w, _, _ := unstructured.NestedInt64(dm, "weight")
-			switch {
-			case isCanary(dest):
-				canary = int32(w)
-			case isStable(dest):
-				stable = int32(w)
-			}
-		}
-		return canary, stable, nil
-	}
-	return 0, 0, fmt.Errorf("no route %q", route)
-}
-
-func host(name string) func(map[string]any) bool {
-	return func(d map[string]any) bool { return d["host"] == name }
-}
-
-func subset(name string) func(map[string]any) bool {
-	return func(d map[string]any) bool { return d["subset"] == name }
-}
-
-// mutateVS edits a VirtualService by hand.
-func (e *env) mutateVS(ctx context.Context, ns, name string, f func(vs *unstructured.Unstructured)) error {
-	vs, err := e.get(ctx, vsGVK, ns, name)
-	if err != nil {
-		return err
-	}
-	f(vs)
-	return e.c.Update(ctx, vs)
-}
-
-func setWeights(route map[string]any, isCanary func(map[string]any) bool, canary, stable int64) {
-	for _, d := range route["route"].([]any) {
-		dm := d.(map[string]any)
-		if isCanary(dm["destination"].(map[string]any)) {
-			dm["weight"] = canary
-		} else {
-			dm["weight"] = stable
-		}
-	}
-}
-
-func namedRoute(vs *unstructured.Unstructured, name string) map[string]any {
-	for _, r := range httpRoutes(vs) {
-		if rm := r.(map[string]any); rm["name"] == name {
-			return rm
-		}
-	}
-	return nil
-}
-
-func (e *env) countManaged(ctx context.Context) (int, error) {
-	vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, r := range httpRoutes(vs) {
-		if name := r.(map[string]any)["name"]; name == "header" || name == "mirror" {
-			n++
-		}
-	}
-	return n, nil
-}
-
-func headerRoute(ro *v1alpha1.Rollout) *trafficrouter.HeaderRoute {
-	for _, s := range ro.Spec.Strategy.Canary.Steps {
-		if s.SetHeaderRoute != nil {
-			return &trafficrouter.HeaderRoute{Services: trafficrouter.ServicesFor(ro), Name: s.SetHeaderRoute.Name, Match: s.SetHeaderRoute.Match}
-		}
-	}
-	return &trafficrouter.HeaderRoute{Services: trafficrouter.ServicesFor(ro), Name: "header", Match: []v1alpha1.HeaderRoutingMatch{
-		{HeaderName: "x-canary", HeaderValue: &v1alpha1.StringMatch{Exact: "yes"}},
-	}}
-}
-
-func mirrorRoute(ro *v1alpha1.Rollout) *trafficrouter.MirrorRoute {
-	for _, s := range ro.Spec.Strategy.Canary.Steps {
-		if m := s.SetMirrorRoute; m != nil {
-			return &trafficrouter.MirrorRoute{Services: trafficrouter.ServicesFor(ro), Name: m.Name, Match: m.Match, Percentage: m.Percentage}
-		}
-	}
-	return &trafficrouter.MirrorRoute{Services: trafficrouter.ServicesFor(ro), Name: "mirror", Match: []v1alpha1.RouteMatch{
-		{Path: &v1alpha1.StringMatch{Prefix: "/api"}},
-	}}
-}
-
 func TestConformanceHostSplit(t *testing.T) {
 	t.Parallel()
-	routertest.Run(t, func(t *testing.T) *routertest.Case {
-		t.Helper()
-		e := setup(t, routertest.Load(t, hostSplit))
-		return &routertest.Case{
-			Client: e.c, Rollout: e.ro, Router: e.r,
-			Applied:     trafficrouter.VerificationUnknown,
-			HeaderRoute: headerRoute(e.ro),
-			MirrorRoute: mirrorRoute(e.ro),
-			Weights: func(ctx context.Context) (int32, int32, error) {
-				vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
-				if err != nil {
-					return 0, 0, err
-				}
-				return routeWeights(vs, "primary", host("my-app-canary"), host("my-app-stable"))
-			},
-			EditWeight: func(ctx context.Context, w int32) error {
-				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-					setWeights(namedRoute(vs, "primary"), host("my-app-canary"), int64(w), int64(100-w))
-				})
-			},
-			ManagedRoutes: e.countManaged,
-			Break: func(ctx context.Context) error {
-				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-					namedRoute(vs, "primary")["name"] = "main"
-				})
-			},
-			BreakMessage: `HTTP route "primary" is not found in VirtualService "my-app" (its HTTP routes: "admin", "main")`,
-		}
-	})
+	routertest.Run(t, func(t *testing.T) *routertest.Case { t.Helper(); return hostSplitCase(t, current) })
 }
 
 func TestConformanceSubsetSplit(t *testing.T) {
 	t.Parallel()
-	routertest.Run(t, func(t *testing.T) *routertest.Case {
-		t.Helper()
-		objs := routertest.Load(t, subsetSplit)
-		ro := routertest.Find(t, objs, v1alpha1.RolloutKind, "my-rollout")
-		if err := unstructured.SetNestedSlice(ro.Object, []any{map[string]any{"name": "header"}, map[string]any{"name": "mirror"}},
-			"spec", "strategy", "canary", "trafficRouting", "managedRoutes"); err != nil {
-			t.Fatal(err)
-		}
-		e := setup(t, objs)
-		return &routertest.Case{
-			Client: e.c, Rollout: e.ro, Router: e.r,
-			Applied:     trafficrouter.VerificationUnknown,
-			HeaderRoute: headerRoute(e.ro),
-			MirrorRoute: mirrorRoute(e.ro),
-			Weights: func(ctx context.Context) (int32, int32, error) {
-				vs, err := e.get(ctx, vsGVK, e.ro.Namespace, "my-app")
-				if err != nil {
-					return 0, 0, err
-				}
-				return routeWeights(vs, "primary", subset("canary"), subset("stable"))
-			},
-			EditWeight: func(ctx context.Context, w int32) error {
-				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-					setWeights(namedRoute(vs, "primary"), subset("canary"), int64(w), int64(100-w))
-				})
-			},
-			ManagedRoutes: e.countManaged,
-			Break: func(ctx context.Context) error {
-				return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-					route := namedRoute(vs, "primary")
-					route["route"] = route["route"].([]any)[:1] // only the stable subset
-				})
-			},
-			BreakMessage: `Canary DestinationRule subset "canary" is not found in HTTP route "primary" of VirtualService "my-app"`,
-		}
-	})
+	routertest.Run(t, func(t *testing.T) *routertest.Case { t.Helper(); return subsetSplitCase(t, current) })
+}
+
+func hostSplitCase(t *testing.T, cl cluster) *routertest.Case {
+	t.Helper()
+	e := setupOn(t, cl, routertest.Load(t, hostSplit))
+	return &routertest.Case{
+		Client: e.c, Rollout: e.ro, Router: e.r,
+		Applied:     trafficrouter.VerificationUnknown,
+		HeaderRoute: headerRoute(e.ro),
+		MirrorRoute: mirrorRoute(e.ro),
+		Weights: func(ctx context.Context) (int32, int32, error) {
+			vs, err := e.get(ctx, e.vs, e.ro.Namespace, "my-app")
+			if err != nil {
+				return 0, 0, err
+			}
+			return routeWeights(vs, "primary", host("my-app-canary"), host("my-app-stable"))
+		},
+		EditWeight: func(ctx context.Context, w int32) error {
+			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+				setWeights(namedRoute(vs, "primary"), host("my-app-canary"), int64(w), int64(100-w))
+			})
+		},
+		ManagedRoutes: e.countManaged,
+		Break: func(ctx context.Context) error {
+			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+				namedRoute(vs, "primary")["name"] = "main"
+			})
+		},
+		BreakMessage: `HTTP route "primary" is not found in VirtualService "my-app" (its HTTP routes: "admin", "main")`,
+	}
+}
+
+func subsetSplitCase(t *testing.T, cl cluster) *routertest.Case {
+	t.Helper()
+	objs := routertest.Load(t, subsetSplit)
+	ro := routertest.Find(t, objs, v1alpha1.RolloutKind, "my-rollout")
+	if err := unstructured.SetNestedSlice(ro.Object, []any{map[string]any{"name": "header"}, map[string]any{"name": "mirror"}},
+		"spec", "strategy", "canary", "trafficRouting", "managedRoutes"); err != nil {
+		t.Fatal(err)
+	}
+	e := setupOn(t, cl, objs)
+	return &routertest.Case{
+		Client: e.c, Rollout: e.ro, Router: e.r,
+		Applied:     trafficrouter.VerificationUnknown,
+		HeaderRoute: headerRoute(e.ro),
+		MirrorRoute: mirrorRoute(e.ro),
+		Weights: func(ctx context.Context) (int32, int32, error) {
+			vs, err := e.get(ctx, e.vs, e.ro.Namespace, "my-app")
+			if err != nil {
+				return 0, 0, err
+			}
+			return routeWeights(vs, "primary", subset("canary"), subset("stable"))
+		},
+		EditWeight: func(ctx context.Context, w int32) error {
+			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+				setWeights(namedRoute(vs, "primary"), subset("canary"), int64(w), int64(100-w))
+			})
+		},
+		ManagedRoutes: e.countManaged,
+		Break: func(ctx context.Context) error {
+			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+				route := namedRoute(vs, "primary")
+				route["route"] = route["route"].([]any)[:1] // only the stable subset
+			})
+		},
+		BreakMessage: `Canary DestinationRule subset "canary" is not found in HTTP route "primary" of VirtualService "my-app"`,
+	}
 }
 
 // The host-split walk-through of docs/traffic-routing.md.
@@ -358,7 +231,7 @@ func TestUnappliableWeightIsAnError(t *testing.T) {
 		edit: func(_, ro *unstructured.Unstructured) {
 			unstructured.RemoveNestedField(ro.Object, "spec", "strategy", "canary", "trafficRouting", "istio", "virtualService", "routes")
 		},
-		want: `VirtualService "my-app" has 2 routes; with trafficRouting.istio.virtualService.routes (or tlsRoutes/tcpRoutes) omitted it must have exactly one`,
+		want: `VirtualService "my-app" has 2 HTTP routes (HTTP route "admin", HTTP route "primary") and trafficRouting.istio.virtualService.routes is omitted: name the ones to weight`,
 	}, {
 		name: "the canary destination is missing",
 		edit: func(vs, _ *unstructured.Unstructured) {

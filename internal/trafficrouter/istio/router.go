@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,8 +27,12 @@ type Router struct {
 var _ contract.Router = (*Router)(nil)
 
 // New builds the router of a Rollout whose trafficRouting.istio is set; apiVersion is the
-// VirtualService/DestinationRule version ("" = v1).
+// VirtualService/DestinationRule version when chosen explicitly ("" = the newest version the
+// cluster serves, looked up at every call through the client's RESTMapper).
 func New(c client.Client, ro *v1alpha1.Rollout, apiVersion string) (*Router, error) {
+	if err := API(KindVirtualService, apiVersion).CheckVersion(); err != nil {
+		return nil, err
+	}
 	cfg := ConfigFor(ro, apiVersion)
 	if len(cfg.VirtualServices()) == 0 && cfg.Istio.DestinationRule == nil {
 		return nil, contract.Invalidf(Type, "trafficRouting.istio must set virtualService or virtualServices")
@@ -55,11 +60,21 @@ func (r *Router) drKey() types.NamespacedName {
 	return kubeobj.SplitName(r.cfg.Istio.DestinationRule.Name, r.cfg.Namespace)
 }
 
+// gvk is the version of kind to use: the explicit one, else the newest the cluster serves. A
+// kind the cluster does not serve is an InvalidConfigError.
+func (r *Router) gvk(kind string) (schema.GroupVersionKind, error) {
+	return API(kind, r.cfg.APIVersion).ResolveFor(r.c, Type)
+}
+
 // mutateVS applies change to every VirtualService; a missing one is an InvalidConfigError.
 func (r *Router) mutateVS(ctx context.Context, change func(vs *unstructured.Unstructured, ref v1alpha1.IstioVirtualService) (*unstructured.Unstructured, error)) error {
+	gvk, err := r.gvk(KindVirtualService)
+	if err != nil {
+		return err
+	}
 	for _, ref := range r.cfg.VirtualServices() {
 		key := r.vsKey(ref)
-		_, err := kubeobj.Mutate(ctx, r.c, r.cfg.GVK(KindVirtualService), key, func(vs *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		_, err := kubeobj.Mutate(ctx, r.c, gvk, key, func(vs *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 			return change(vs, ref)
 		})
 		if apierrors.IsNotFound(err) {
@@ -119,7 +134,11 @@ func (r *Router) UpdateHash(ctx context.Context, canaryHash, stableHash string) 
 		return nil
 	}
 	key := r.drKey()
-	_, err := kubeobj.Mutate(ctx, r.c, r.cfg.GVK(KindDestinationRule), key, func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	gvk, err := r.gvk(KindDestinationRule)
+	if err != nil {
+		return err
+	}
+	_, err = kubeobj.Mutate(ctx, r.c, gvk, key, func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		return r.cfg.DestinationRule(dr, canaryHash, stableHash)
 	})
 	if apierrors.IsNotFound(err) {
@@ -140,9 +159,13 @@ func (r *Router) UpdateHash(ctx context.Context, canaryHash, stableHash string) 
 // NotVerified, absent or older → Unknown.
 func (r *Router) Verify(ctx context.Context, d contract.Desired) (contract.Verification, error) {
 	var vs []contract.Verification
+	vsGVK, err := r.gvk(KindVirtualService)
+	if err != nil {
+		return contract.Verification{}, err
+	}
 	for _, ref := range r.cfg.VirtualServices() {
 		key := r.vsKey(ref)
-		cur, found, err := kubeobj.Get(ctx, r.c, r.cfg.GVK(KindVirtualService), key)
+		cur, found, err := kubeobj.Get(ctx, r.c, vsGVK, key)
 		if err != nil {
 			return contract.Verification{}, err
 		}
@@ -156,7 +179,11 @@ func (r *Router) Verify(ctx context.Context, d contract.Desired) (contract.Verif
 		vs = append(vs, objectVerification("VirtualService", cur, kubeobj.EqualJSON(cur.Object, want.Object), d))
 	}
 	if dr := r.cfg.Istio.DestinationRule; dr != nil {
-		cur, found, err := kubeobj.Get(ctx, r.c, r.cfg.GVK(KindDestinationRule), r.drKey())
+		drGVK, err := r.gvk(KindDestinationRule)
+		if err != nil {
+			return contract.Verification{}, err
+		}
+		cur, found, err := kubeobj.Get(ctx, r.c, drGVK, r.drKey())
 		if err != nil {
 			return contract.Verification{}, err
 		}
@@ -194,24 +221,34 @@ func objectVerification(kind string, cur *unstructured.Unstructured, applied boo
 // Objects, routes or destinations that are gone are skipped.
 func (r *Router) Cleanup(ctx context.Context) error {
 	var errs []error
-	for _, ref := range r.cfg.VirtualServices() {
-		key := r.vsKey(ref)
-		_, err := kubeobj.Mutate(ctx, r.c, r.cfg.GVK(KindVirtualService), key, func(vs *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-			out := r.cfg.WithoutManagedRoutes(vs)
-			if back, err := r.cfg.allStable(out, ref); err == nil {
-				out = back
+	vsGVK, err := API(KindVirtualService, r.cfg.APIVersion).Resolve(r.c.RESTMapper())
+	switch {
+	case kubeobj.IsNotServed(err): // no VirtualService can exist: nothing to undo
+	case err != nil:
+		errs = append(errs, err)
+	default:
+		for _, ref := range r.cfg.VirtualServices() {
+			key := r.vsKey(ref)
+			_, err := kubeobj.Mutate(ctx, r.c, vsGVK, key, func(vs *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+				out := r.cfg.WithoutManagedRoutes(vs)
+				if back, err := r.cfg.allStable(out, ref); err == nil {
+					out = back
+				}
+				return out, nil
+			})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("cleaning VirtualService %s/%s: %w", key.Namespace, key.Name, err))
 			}
-			return out, nil
-		})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("cleaning VirtualService %s/%s: %w", key.Namespace, key.Name, err))
 		}
 	}
 	if r.cfg.Istio.DestinationRule != nil && !r.keepDR {
-		_, err := kubeobj.Mutate(ctx, r.c, r.cfg.GVK(KindDestinationRule), r.drKey(), func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-			return r.cfg.CleanDestinationRule(dr), nil
-		})
-		if err != nil && !apierrors.IsNotFound(err) {
+		drGVK, err := API(KindDestinationRule, r.cfg.APIVersion).Resolve(r.c.RESTMapper())
+		if err == nil {
+			_, err = kubeobj.Mutate(ctx, r.c, drGVK, r.drKey(), func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+				return r.cfg.CleanDestinationRule(dr), nil
+			})
+		}
+		if err != nil && !apierrors.IsNotFound(err) && !kubeobj.IsNotServed(err) {
 			errs = append(errs, fmt.Errorf("cleaning DestinationRule %s: %w", r.drKey().Name, err))
 		}
 	}

@@ -81,8 +81,10 @@ func (c Config) StableIngresses() []string {
 // stable Ingress's paths whose backend is the stable Service, with the backend swapped to the
 // canary Service (grouped in their rules, with the rules' hosts), its TLS, ingressClassName and
 // kubernetes.io/ingress.class, and the annotations, in increasing precedence:
-// additionalIngressAnnotations (prefixed), <prefix>/canary "true", <prefix>/canary-weight,
-// <prefix>/canary-weight-total (with maxTrafficWeight), canaryIngressAnnotations (verbatim).
+// additionalIngressAnnotations (prefixed), canaryIngressAnnotations (verbatim), then the keys
+// that carry the split, which no user annotation can override (see WeightKeys):
+// <prefix>/canary "true", <prefix>/canary-weight and, with maxTrafficWeight,
+// <prefix>/canary-weight-total (without it the key is dropped, so NGINX's total of 100 holds).
 // It has no owner reference and no resourceVersion.
 func CanaryIngress(cfg Config, stable *networkingv1.Ingress, d contract.Desired) (*networkingv1.Ingress, error) {
 	if msg := canaryAnnotationsProblem(cfg, stable); msg != "" {
@@ -129,20 +131,74 @@ func CanaryIngress(cfg Config, stable *networkingv1.Ingress, d contract.Desired)
 	if class, ok := stable.Annotations[ingressClassAnnotation]; ok {
 		canary.Annotations[ingressClassAnnotation] = class
 	}
+	maps.Copy(canary.Annotations, cfg.userAnnotations())
 	prefix := cfg.Prefix()
-	for k, v := range cfg.Nginx.AdditionalIngressAnnotations {
-		if !strings.HasPrefix(k, prefix) {
-			k = prefix + "/" + k
-		}
-		canary.Annotations[k] = v
-	}
 	canary.Annotations[prefix+"/canary"] = "true"
 	canary.Annotations[prefix+"/canary-weight"] = fmt.Sprint(d.Weight)
+	delete(canary.Annotations, prefix+"/canary-weight-total")
 	if cfg.MaxTrafficWeight != nil {
 		canary.Annotations[prefix+"/canary-weight-total"] = fmt.Sprint(d.TotalWeight())
 	}
-	maps.Copy(canary.Annotations, cfg.Nginx.CanaryIngressAnnotations)
 	return canary, nil
+}
+
+// userAnnotations are the annotations the Rollout asks for on the canary Ingress:
+// additionalIngressAnnotations (prefixed when they are not), then canaryIngressAnnotations
+// (verbatim), which win a collision.
+func (c Config) userAnnotations() map[string]string {
+	out := map[string]string{}
+	for k, v := range c.Nginx.AdditionalIngressAnnotations {
+		out[c.prefixed(k)] = v
+	}
+	maps.Copy(out, c.Nginx.CanaryIngressAnnotations)
+	return out
+}
+
+func (c Config) prefixed(key string) string {
+	if strings.HasPrefix(key, c.Prefix()) {
+		return key
+	}
+	return c.Prefix() + "/" + key
+}
+
+// WeightKeys are the annotation keys that carry the split: sluice writes them last, over any
+// additionalIngressAnnotations or canaryIngressAnnotations of the same key.
+func (c Config) WeightKeys() []string {
+	p := c.Prefix()
+	return []string{p + "/canary", p + "/canary-weight", p + "/canary-weight-total"}
+}
+
+// Warnings explains, in sentences for `sluice lint`, the annotations of the Rollout that sluice
+// ignores: additionalIngressAnnotations or canaryIngressAnnotations that set a key of
+// WeightKeys. Argo Rollouts ignores such additionalIngressAnnotations too, but lets
+// canaryIngressAnnotations override the keys, which freezes the weight at the annotation's
+// value; sluice always writes the step's weight.
+func Warnings(cfg Config) []string {
+	var out []string
+	for _, k := range cfg.WeightKeys() {
+		if v, ok := cfg.Nginx.CanaryIngressAnnotations[k]; ok {
+			out = append(out, fmt.Sprintf("trafficRouting.nginx.canaryIngressAnnotations sets %s: %q, which sluice ignores: it writes %s itself at every step (Argo Rollouts lets canaryIngressAnnotations override it, which freezes the canary's traffic); remove it%s",
+				k, v, k, weightKeyHint(cfg, k)))
+		}
+		for ak, v := range cfg.Nginx.AdditionalIngressAnnotations {
+			if cfg.prefixed(ak) == k {
+				out = append(out, fmt.Sprintf("trafficRouting.nginx.additionalIngressAnnotations sets %s: %q, which sluice (like Argo Rollouts) ignores: it writes %s itself at every step; remove it%s",
+					ak, v, k, weightKeyHint(cfg, k)))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func weightKeyHint(cfg Config, key string) string {
+	switch key {
+	case cfg.Prefix() + "/canary-weight-total":
+		return " and set trafficRouting.maxTrafficWeight for a total other than 100"
+	case cfg.Prefix() + "/canary-weight":
+		return " and set the weight with setWeight steps"
+	}
+	return ""
 }
 
 // Merge returns current changed to carry desired (as built by CanaryIngress): desired's spec

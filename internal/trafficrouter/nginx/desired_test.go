@@ -73,21 +73,39 @@ func TestCanaryIngress(t *testing.T) {
 			}
 		},
 	}, {
-		name: "additional annotations are prefixed, maxTrafficWeight writes the total, canaryIngressAnnotations win",
+		name: "additional annotations are prefixed, maxTrafficWeight writes the total, canaryIngressAnnotations win over additional ones",
 		cfg: Config{Rollout: "ro", MaxTrafficWeight: new(int32(1000)), Nginx: v1alpha1.NginxTrafficRouting{
 			AnnotationPrefix:             "custom.io",
 			AdditionalIngressAnnotations: map[string]string{"canary-by-header": "X-Canary", "custom.io/canary-by-cookie": "c"},
-			CanaryIngressAnnotations:     map[string]string{"custom.io/canary": "false", "team": "a"},
+			CanaryIngressAnnotations:     map[string]string{"custom.io/canary-by-cookie": "d", "team": "a"},
 		}},
 		stable: stableIngress(nil, rule("", path("/", "web-stable"))),
 		weight: 250, total: 1000,
 		wantAnn: map[string]string{
 			"custom.io/canary-by-header":    "X-Canary",
-			"custom.io/canary-by-cookie":    "c",
-			"custom.io/canary":              "false",
+			"custom.io/canary-by-cookie":    "d",
+			"custom.io/canary":              "true",
 			"custom.io/canary-weight":       "250",
 			"custom.io/canary-weight-total": "1000",
 			"team":                          "a",
+		},
+	}, {
+		// A user annotation must not freeze the weight: the keys that carry the split are
+		// written after canaryIngressAnnotations and additionalIngressAnnotations are merged.
+		name: "the weight keys are written after the user's annotations",
+		cfg: Config{Rollout: "ro", Nginx: v1alpha1.NginxTrafficRouting{
+			AdditionalIngressAnnotations: map[string]string{"canary-weight": "5", "canary": "false"},
+			CanaryIngressAnnotations: map[string]string{
+				"nginx.ingress.kubernetes.io/canary-weight":       "0",
+				"nginx.ingress.kubernetes.io/canary-weight-total": "1000",
+				"nginx.ingress.kubernetes.io/canary":              "false",
+			},
+		}},
+		stable: stableIngress(nil, rule("", path("/", "web-stable"))),
+		weight: 20,
+		wantAnn: map[string]string{
+			"nginx.ingress.kubernetes.io/canary":        "true",
+			"nginx.ingress.kubernetes.io/canary-weight": "20",
 		},
 	}, {
 		name:    "no path to the stable Service",
@@ -180,5 +198,28 @@ func TestDiagnoseClean(t *testing.T) {
 	}
 	if msg := Diagnose(ro, stableIngress(nil, rule("", path("/", "other")))); !strings.Contains(msg, "no path whose backend is stableService `web-stable` (its backends: other)") {
 		t.Errorf("Diagnose = %q", msg)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Nginx: v1alpha1.NginxTrafficRouting{
+		AdditionalIngressAnnotations: map[string]string{"canary-weight": "5", "canary-by-header": "X"},
+		CanaryIngressAnnotations: map[string]string{
+			"nginx.ingress.kubernetes.io/canary-weight-total": "1000",
+			"nginx.ingress.kubernetes.io/canary-by-cookie":    "c",
+		},
+	}}
+	got := strings.Join(Warnings(cfg), "\n")
+	for _, want := range []string{
+		`trafficRouting.nginx.canaryIngressAnnotations sets nginx.ingress.kubernetes.io/canary-weight-total: "1000", which sluice ignores: it writes nginx.ingress.kubernetes.io/canary-weight-total itself at every step (Argo Rollouts lets canaryIngressAnnotations override it, which freezes the canary's traffic); remove it and set trafficRouting.maxTrafficWeight for a total other than 100`,
+		`trafficRouting.nginx.additionalIngressAnnotations sets canary-weight: "5", which sluice (like Argo Rollouts) ignores: it writes nginx.ingress.kubernetes.io/canary-weight itself at every step; remove it and set the weight with setWeight steps`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings:\n%s\nlack:\n%s", got, want)
+		}
+	}
+	if n := len(Warnings(cfg)); n != 2 {
+		t.Errorf("%d warnings, want 2 (canary-by-header and canary-by-cookie are fine)", n)
 	}
 }

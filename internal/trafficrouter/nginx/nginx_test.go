@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -351,5 +352,42 @@ func TestAsSuggestedIsExplained(t *testing.T) {
 	}
 	if msg := trafficrouter.DiagnoseNGINX(roFixed, stableFixed); msg != "" {
 		t.Errorf("DiagnoseNGINX(corrected) = %q", msg)
+	}
+}
+
+// A migrated Argo Rollouts manifest whose canaryIngressAnnotations set the weight keys: with
+// Argo the annotation wins and freezes the canary's traffic; sluice writes the keys that carry
+// the split after merging the user's annotations, so every step's weight lands.
+func TestUserAnnotationsCannotFreezeTheWeight(t *testing.T) {
+	t.Parallel()
+	c := routertest.Client(t)
+	objs := routertest.Load(t, example)
+	ro := routertest.Find(t, objs, v1alpha1.RolloutKind, "my-rollout")
+	if err := unstructured.SetNestedStringMap(ro.Object, map[string]string{
+		weightKey:                                  "0",
+		"nginx.ingress.kubernetes.io/canary":       "false",
+		weightKey + "-total":                       "1000",
+		"nginx.ingress.kubernetes.io/ssl-redirect": "false",
+	}, "spec", "strategy", "canary", "trafficRouting", "nginx", "canaryIngressAnnotations"); err != nil {
+		t.Fatal(err)
+	}
+	typed := routertest.Apply(t, c, devclustertest.Namespace(t), objs)
+	routers, err := trafficrouter.New(c, typed, trafficrouter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, w := range []int32{20, 60} {
+		if err := routers[0].SetWeight(ctx, trafficrouter.DesiredFor(typed, w, "", "")); err != nil {
+			t.Fatal(err)
+		}
+		ing, err := canaryIngress(ctx, c, typed.Namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ing.Annotations
+		if a[weightKey] != strconv.Itoa(int(w)) || a["nginx.ingress.kubernetes.io/canary"] != "true" || a[weightKey+"-total"] != "" || a["nginx.ingress.kubernetes.io/ssl-redirect"] != "false" {
+			t.Errorf("after SetWeight(%d): annotations %v, want canary-weight %d, canary true, no canary-weight-total, ssl-redirect kept", w, a, w)
+		}
 	}
 }

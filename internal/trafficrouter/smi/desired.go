@@ -1,9 +1,7 @@
 package smi
 
 import (
-	"fmt"
 	"maps"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -30,8 +28,19 @@ const (
 	V1alpha3 = "v1alpha3"
 )
 
-// DefaultAPIVersion is Argo Rollouts' default (--traffic-split-api-version).
-const DefaultAPIVersion = V1alpha1
+// APIVersions are the TrafficSplit versions the router can write. Without an explicit version
+// (the controller's --traffic-split-api-version, whose default in Argo Rollouts is v1alpha1)
+// the router writes the newest one the cluster serves.
+var APIVersions = []string{V1alpha3, V1alpha2, V1alpha1}
+
+// APIVersionFlag is the controller flag that picks the version explicitly.
+const APIVersionFlag = "--traffic-split-api-version"
+
+// API is the TrafficSplit kind with how its version is chosen: version when set, else the
+// newest of APIVersions the cluster serves.
+func API(version string) kubeobj.API {
+	return kubeobj.API{GroupKind: schema.GroupKind{Group: Group, Kind: Kind}, Known: APIVersions, Version: version, Flag: APIVersionFlag}
+}
 
 // Config is what the router takes from the Rollout and the controller options.
 type Config struct {
@@ -39,17 +48,16 @@ type Config struct {
 	Rollout, Namespace string
 	// SMI is spec.strategy.canary.trafficRouting.smi.
 	SMI v1alpha1.SMITrafficRouting
-	// APIVersion is the TrafficSplit version to write; "" means DefaultAPIVersion.
+	// APIVersion is the TrafficSplit version. ConfigFor leaves it as chosen explicitly ("" =
+	// the newest the cluster serves); the router fills in the version it resolved before it
+	// calls Spec or TrafficSplit.
 	APIVersion string
 }
 
 // ConfigFor reads the Config of a Rollout whose trafficRouting.smi is set.
 func ConfigFor(ro *v1alpha1.Rollout, apiVersion string) (Config, error) {
-	if apiVersion == "" {
-		apiVersion = DefaultAPIVersion
-	}
-	if !slices.Contains([]string{V1alpha1, V1alpha2, V1alpha3}, apiVersion) {
-		return Config{}, fmt.Errorf("unknown SMI TrafficSplit API version %q (known: v1alpha1, v1alpha2, v1alpha3)", apiVersion)
+	if err := API(apiVersion).CheckVersion(); err != nil {
+		return Config{}, err
 	}
 	return Config{Rollout: ro.Name, Namespace: ro.Namespace, SMI: *ro.Spec.Strategy.Canary.TrafficRouting.SMI, APIVersion: apiVersion}, nil
 }

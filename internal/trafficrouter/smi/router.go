@@ -25,7 +25,8 @@ type Router struct {
 var _ contract.Router = (*Router)(nil)
 
 // New builds the router of a Rollout whose trafficRouting.smi is set, writing TrafficSplits
-// at apiVersion ("" = v1alpha1).
+// at apiVersion when it is chosen explicitly, else at the newest version the cluster serves
+// (looked up at every call through the client's RESTMapper).
 func New(c client.Client, ro *v1alpha1.Rollout, apiVersion string) (*Router, error) {
 	cfg, err := ConfigFor(ro, apiVersion)
 	if err != nil {
@@ -41,9 +42,21 @@ func (r *Router) key() types.NamespacedName {
 	return types.NamespacedName{Namespace: r.cfg.Namespace, Name: r.cfg.Name()}
 }
 
+// resolved returns the Config with the version to write: the explicit one, else the newest
+// the cluster serves. A cluster without the TrafficSplit API is an InvalidConfigError.
+func (r *Router) resolved() (Config, error) {
+	gvk, err := API(r.cfg.APIVersion).ResolveFor(r.c, Type)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := r.cfg
+	cfg.APIVersion = gvk.Version
+	return cfg, nil
+}
+
 // get reads the TrafficSplit: nil if absent, an InvalidConfigError if the Rollout does not own it.
-func (r *Router) get(ctx context.Context) (*unstructured.Unstructured, error) {
-	cur, found, err := kubeobj.Get(ctx, r.c, r.cfg.GVK(), r.key())
+func (r *Router) get(ctx context.Context, cfg Config) (*unstructured.Unstructured, error) {
+	cur, found, err := kubeobj.Get(ctx, r.c, cfg.GVK(), r.key())
 	if err != nil {
 		return nil, fmt.Errorf("reading TrafficSplit %s: %w", r.cfg.Name(), err)
 	}
@@ -61,23 +74,27 @@ func (r *Router) SetWeight(ctx context.Context, d contract.Desired) error {
 	if err := d.Check(); err != nil {
 		return err
 	}
-	cur, err := r.get(ctx)
+	cfg, err := r.resolved()
+	if err != nil {
+		return err
+	}
+	cur, err := r.get(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	if cur == nil {
-		ts := TrafficSplit(nil, r.cfg, d)
+		ts := TrafficSplit(nil, cfg, d)
 		ts.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(r.ro, v1alpha1.GroupVersion.WithKind(v1alpha1.RolloutKind))})
 		if err := r.c.Create(ctx, ts, kubeobj.FieldOwner); err != nil {
 			return fmt.Errorf("creating TrafficSplit %s: %w", r.cfg.Name(), err)
 		}
 		return nil
 	}
-	_, err = kubeobj.Mutate(ctx, r.c, r.cfg.GVK(), r.key(), func(cur *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	_, err = kubeobj.Mutate(ctx, r.c, cfg.GVK(), r.key(), func(cur *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		if !metav1.IsControlledBy(cur, r.ro) {
 			return nil, contract.Invalidf(Type, "Rollout does not own TrafficSplit `%s`", r.cfg.Name())
 		}
-		return TrafficSplit(cur, r.cfg, d), nil
+		return TrafficSplit(cur, cfg, d), nil
 	})
 	if err != nil {
 		return fmt.Errorf("updating TrafficSplit %s: %w", r.cfg.Name(), err)
@@ -104,22 +121,34 @@ func (r *Router) UpdateHash(context.Context, string, string) error { return nil 
 // Verify reports NotVerified when the TrafficSplit is missing or differs, else Unknown: SMI
 // defines no status.
 func (r *Router) Verify(ctx context.Context, d contract.Desired) (contract.Verification, error) {
-	cur, err := r.get(ctx)
+	cfg, err := r.resolved()
+	if err != nil {
+		return contract.Verification{}, err
+	}
+	cur, err := r.get(ctx, cfg)
 	if err != nil {
 		return contract.Verification{}, err
 	}
 	if cur == nil {
 		return contract.NotVerifiedf("TrafficSplit %s does not exist yet", r.cfg.Name()), nil
 	}
-	if !kubeobj.EqualJSON(cur.Object, TrafficSplit(cur, r.cfg, d).Object) {
+	if !kubeobj.EqualJSON(cur.Object, TrafficSplit(cur, cfg, d).Object) {
 		return contract.NotVerifiedf("TrafficSplit %s does not carry canary weight %d/%d yet", r.cfg.Name(), d.Weight, d.TotalWeight()), nil
 	}
 	return contract.Unknown("TrafficSplit %s carries canary weight %d/%d; SMI defines no status that confirms it", r.cfg.Name(), d.Weight, d.TotalWeight()), nil
 }
 
-// Cleanup deletes the TrafficSplit if this Rollout owns it.
+// Cleanup deletes the TrafficSplit if this Rollout owns it (nothing to do on a cluster without
+// the TrafficSplit API).
 func (r *Router) Cleanup(ctx context.Context) error {
-	cur, found, err := kubeobj.Get(ctx, r.c, r.cfg.GVK(), r.key())
+	gvk, err := API(r.cfg.APIVersion).Resolve(r.c.RESTMapper())
+	if kubeobj.IsNotServed(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cur, found, err := kubeobj.Get(ctx, r.c, gvk, r.key())
 	if err != nil || !found || !metav1.IsControlledBy(cur, r.ro) {
 		return err
 	}

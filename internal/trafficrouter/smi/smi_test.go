@@ -2,6 +2,7 @@ package smi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -156,5 +157,31 @@ func TestWalkthrough(t *testing.T) {
 	}
 	if _, err := getSplit(ctx, c, ro.Namespace, smi.V1alpha1); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("TrafficSplit after Cleanup: %v", err)
+	}
+}
+
+// Without --traffic-split-api-version, the TrafficSplit is written at the newest version the
+// cluster serves: this cluster serves v1alpha1 to v1alpha3, so v1alpha3 (integer weights), not
+// Argo Rollouts' default v1alpha1 (quantities).
+func TestDiscoveredVersion(t *testing.T) {
+	t.Parallel()
+	c, ro, r := setup(t, "")
+	ctx := t.Context()
+	if err := r.SetWeight(ctx, trafficrouter.DesiredFor(ro, 20, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := getSplit(ctx, c, ro.Namespace, smi.V1alpha3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(ts.Object["spec"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"backends":[{"service":"my-app-canary","weight":20},{"service":"my-app-stable","weight":80}],"service":"my-app"}`; string(b) != want {
+		t.Errorf("TrafficSplit spec %s, want %s (written at v1alpha3)", b, want)
+	}
+	if v, err := r.Verify(ctx, trafficrouter.DesiredFor(ro, 20, "", "")); err != nil || v.State != trafficrouter.VerificationUnknown {
+		t.Errorf("Verify = %+v, %v", v, err)
 	}
 }
