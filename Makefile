@@ -71,8 +71,16 @@ cluster-binaries: build ## Build (once, cached per user) the local cluster's bin
 	$(BIN)/sluice dev build
 
 .PHONY: test
-test: cluster-binaries ## Everything: unit + local-cluster integration tests (the CI command).
+test: cluster-binaries ## Everything: unit + local-cluster integration tests, then the fuzzer for FUZZTIME (the CI command).
 	go test -count=1 -race -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(WHAT)
+	@if [ "$(WHAT)" = "./..." ]; then $(MAKE) --no-print-directory fuzz; fi
+
+# How long `make fuzz` (and `make test`) fuzz the planner's scenarios beyond the seed corpus.
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Fuzz whole rollouts in the planner's simulated world for FUZZTIME (failures land in internal/plan/testdata/fuzz).
+	go test -run '^$$' -fuzz '^FuzzRolloutScenario$$' -fuzztime $(FUZZTIME) ./internal/plan
 
 ##@ Run
 # Rollouts in `make bench` (make bench N=1000).

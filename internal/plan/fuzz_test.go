@@ -86,9 +86,11 @@ func FuzzRolloutScenario(f *testing.F) {
 			case 7:
 				n := int32(a) % 11
 				w.ro.Spec.Replicas = &n
+				w.ro.Generation++
 				w.resized = true
 			case 8:
 				w.ro.Spec.Paused = !w.ro.Spec.Paused
+				w.ro.Generation++
 			case 9:
 				version--
 				if version < 1 {

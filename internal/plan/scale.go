@@ -115,6 +115,9 @@ func (c *computation) scaleBasic(desired map[*ReplicaSet]int32, budgetDown *int3
 			c.shrinkWithin(desired, c.stableRS, stableT, budgetDown)
 			c.shrinkWithin(desired, c.newRS, canaryT, budgetDown)
 		}
+	} else {
+		// Fully promoted: a lower spec.replicas (a user, an HPA) shrinks it too.
+		c.shrinkWithin(desired, c.newRS, canaryT, budgetDown)
 	}
 }
 

@@ -186,6 +186,9 @@ func (c *computation) outcome() {
 			}
 			st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing,
 				fmt.Sprintf("ReplicaSet %q is being scaled to %d replicas (%d now)", newName, to, c.newRS.Replicas)
+		} else if c.newRS.Available < c.replicas {
+			// (The status counts the pods of a replaced stable that a router keeps up.)
+			st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, "updated replicas are still becoming available"
 		}
 	}
 	if st.Phase == v1alpha1.RolloutPhaseHealthy {

@@ -334,13 +334,14 @@ func (w *world) checkInvariants(p Plan, before map[string]ReplicaSet) {
 	if p.Weight < 0 || p.Weight > maxW {
 		w.t.Fatalf("pass %d: weight %d", w.pass, p.Weight)
 	}
-	if st := w.ro.Status; st.Phase == v1alpha1.RolloutPhaseHealthy {
+	// (Clients trust the phase only at the observed generation: a failed pass writes nothing.)
+	if st := w.ro.Status; st.Phase == v1alpha1.RolloutPhaseHealthy && st.ObservedGeneration == fmt.Sprint(w.ro.Generation) {
 		w.live = true
 		// Healthy only when true: the current version runs exactly the replicas asked for,
 		// all available, and (without a router) nothing else runs.
 		n := w.find(st.CurrentPodHash)
 		if n == nil || n.Spec != r || n.Replicas != r || n.Available < r || st.StableRS != n.Hash {
-			w.t.Fatalf("pass %d: Healthy but the current ReplicaSet is not at %d replicas, all available: %s\n%s", w.pass, r, w.snapshot(), w.log.String())
+			w.t.Fatalf("pass %d: Healthy but the current ReplicaSet is not at %d replicas, all available: %s (%+v)\n%s", w.pass, r, w.snapshot(), n, w.log.String())
 		}
 		for _, rs := range w.rss {
 			if !w.routed() && rs != n && rs.Replicas > 0 {
