@@ -340,9 +340,13 @@ func TestTrafficRouters(t *testing.T) {
 			if running, _ := e.pods(map[string]string{"app": "my-app"}); running[canary] == 0 {
 				t.Fatalf("the canary pods went before the traffic was back on stable: %s", counts(running))
 			}
-			if ro = e.rollout("my-rollout"); ro.Status.Phase != v1alpha1.RolloutPhaseDegraded {
-				t.Fatalf("after abort: phase %s %q", ro.Status.Phase, ro.Status.Message)
-			}
+			// The routers are written before the status in a pass: wait for the status too.
+			e.waitFor(30*time.Second, func() string {
+				if ro = e.rollout("my-rollout"); ro.Status.Phase != v1alpha1.RolloutPhaseDegraded {
+					return fmt.Sprintf("after abort: phase %s %q", ro.Status.Phase, ro.Status.Message)
+				}
+				return ""
+			})
 
 			e.statusPatch("my-rollout", `{"status":{"abort":false}}`)
 			e.statusPatch("my-rollout", `{"status":{"promoteFull":true}}`)
