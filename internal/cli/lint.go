@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
-	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/rolloutspec"
 	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
 
@@ -127,7 +127,7 @@ func (l *linter) rollout(d manifest) {
 			return
 		}
 	}
-	for _, msg := range plan.ValidateAll(ro) {
+	for _, msg := range rolloutspec.Problems(ro) {
 		report("%s", msg)
 	}
 	for _, msg := range trafficrouter.Warnings(ro) {
@@ -146,11 +146,6 @@ func (l *linter) rollout(d manifest) {
 	if tr == nil {
 		return
 	}
-	needServices := tr.Nginx != nil || tr.SMI != nil || tr.ALB != nil || tr.Traefik != nil || tr.Apisix != nil ||
-		tr.Ambassador != nil || len(tr.Plugins) > 0 || (tr.Istio != nil && tr.Istio.DestinationRule == nil)
-	if needServices && (c.CanaryService == "" || c.StableService == "") {
-		report("trafficRouting (%s) needs both canaryService and stableService: the router sends the weight to the canary Service and the rest to the stable one", routerNames(tr))
-	}
 	if tr.Nginx != nil {
 		l.nginx(report, c)
 	}
@@ -160,24 +155,6 @@ func (l *linter) rollout(d manifest) {
 	if raw, ok := tr.Plugins["argoproj-labs/gatewayAPI"]; ok {
 		l.gatewayAPI(report, c, raw)
 	}
-}
-
-func routerNames(tr *v1alpha1.RolloutTrafficRouting) string {
-	var n []string
-	for _, r := range []struct {
-		set  bool
-		name string
-	}{{tr.Nginx != nil, "nginx"}, {tr.Istio != nil, "istio"}, {tr.SMI != nil, "smi"}, {tr.ALB != nil, "alb"},
-		{tr.Traefik != nil, "traefik"}, {tr.Apisix != nil, "apisix"}, {tr.Ambassador != nil, "ambassador"}} {
-		if r.set {
-			n = append(n, r.name)
-		}
-	}
-	for p := range tr.Plugins {
-		n = append(n, p)
-	}
-	slices.Sort(n)
-	return strings.Join(n, ", ")
 }
 
 type reportFunc func(format string, args ...any)

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
-	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/rolloutspec"
 )
 
 // validateLines are the lint lines plan.ValidateAll gives for the Rollouts of docs.
@@ -25,7 +25,7 @@ func validateLines(t *testing.T, docs []manifest) []string {
 		if err := yaml.Unmarshal(d.Raw, ro); err != nil {
 			t.Fatal(err)
 		}
-		for _, msg := range plan.ValidateAll(ro) {
+		for _, msg := range rolloutspec.Problems(ro) {
 			out = append(out, fmt.Sprintf("%s: Rollout %s: %s", d.Where, d.Name, msg))
 		}
 	}
@@ -38,7 +38,6 @@ func TestLint(t *testing.T) {
 		want []string
 	}{
 		{"testdata/lint/nginx-as-suggested.yaml", []string{
-			"testdata/lint/nginx-as-suggested.yaml: Rollout my-rollout: trafficRouting (nginx) needs both canaryService and stableService: the router sends the weight to the canary Service and the rest to the stable one",
 			`testdata/lint/nginx-as-suggested.yaml: Rollout my-rollout: Ingress "my-app-ingress" is the stable Ingress but carries nginx.ingress.kubernetes.io/canary, nginx.ingress.kubernetes.io/canary-weight: the controller creates its own canary Ingress and sets the weight there; remove these annotations`,
 		}},
 		{"testdata/lint/references.yaml", []string{
@@ -61,11 +60,12 @@ func TestLint(t *testing.T) {
 			if n == 0 {
 				t.Fatal("no Rollout found")
 			}
-			// What plan.Validate says is reported as is (its wording belongs to internal/plan).
+			// What rolloutspec says is reported as is (its wording belongs to the planner and
+			// the routers).
 			for _, v := range validateLines(t, docs) {
 				i := slices.Index(got, v)
 				if i < 0 {
-					t.Errorf("plan.Validate's problem not reported: %s", v)
+					t.Errorf("rolloutspec's problem not reported: %s", v)
 					continue
 				}
 				got = slices.Delete(got, i, i+1)
@@ -90,7 +90,7 @@ func TestLintAndPlanCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 2 + len(validateLines(t, docs))
+	n := 1 + len(validateLines(t, docs)) // the stable Ingress's canary annotations, then the spec's problems
 	out, errs, code := run("lint", "-f", "testdata/lint/nginx-as-suggested.yaml")
 	if code != 1 || strings.Count(out, "\n") != n || errs != fmt.Sprintf("Error: %d problem(s) in testdata/lint/nginx-as-suggested.yaml\n", n) {
 		t.Errorf("lint of the suggested NGINX manifest: exit %d\n%s%s", code, out, errs)

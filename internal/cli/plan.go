@@ -9,7 +9,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/cli/view"
-	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/rolloutspec"
 )
 
 type planOptions struct {
@@ -97,8 +97,8 @@ func (o *planOptions) Run(in io.Reader, out io.Writer) error {
 			replicas = o.replicas
 		}
 		s := view.PlanTable(view.PlanInput{Name: ro.Name, Replicas: replicas, Canary: c}, opts)
-		if msg := plan.Validate(ro); msg != "" {
-			s += "note: the sluice controller refuses this Rollout today (InvalidSpec): " + msg + "\n"
+		if problems := rolloutspec.Problems(ro); len(problems) > 0 {
+			s += "note: the sluice controller refuses this Rollout today (InvalidSpec): " + rolloutspec.Message(problems) + "\n"
 		}
 		if _, err := io.WriteString(out, s); err != nil {
 			return err

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,9 +41,11 @@ type Input struct {
 	Revision int64
 	// ReplicaSets are all ReplicaSets the Rollout owns, including the new one.
 	ReplicaSets []ReplicaSet
-	// ReferenceError, when set, is a problem with an object the Rollout refers to (a missing
-	// Service, …); the Rollout is reported InvalidSpec with it.
-	ReferenceError string
+	// Invalid, when set, is why the caller found that the Rollout cannot run: every problem of
+	// its spec (internal/rolloutspec, which includes the planner's own ValidateAll and the
+	// routers' checks) or one with an object it refers to (a missing Service, …). Compute then
+	// reports it InvalidSpec; when empty, Compute runs ValidateAll itself.
+	Invalid string
 	// Pods are the Rollout's pods; the controller lists them only while a restart
 	// (spec.restartAt) is pending.
 	Pods []Pod
@@ -150,9 +153,9 @@ func Compute(in Input) Plan {
 	}
 	c.newRS = c.find(in.NewHash)
 
-	msg := Validate(c.ro)
+	msg := in.Invalid
 	if msg == "" {
-		msg = in.ReferenceError
+		msg = strings.Join(ValidateAll(c.ro), "; ")
 	}
 	if msg == "" && c.newRS == nil {
 		msg = "internal: the ReplicaSet for the current template was not observed"

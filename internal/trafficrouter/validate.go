@@ -24,37 +24,51 @@ const p = "spec.strategy.canary."
 var ruleNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 // Validate returns the first router-specific reason a Rollout's trafficRouting cannot work,
-// in a sentence for the InvalidSpec condition, or "". It is pure: it checks the spec only
-// (argo-compat §1.13); problems with the referenced objects come from the routers as
-// *InvalidConfigError and from Diagnose.
+// in a sentence for the InvalidSpec condition, or "" (see ValidateAll).
 func Validate(ro *v1alpha1.Rollout) string {
+	if all := ValidateAll(ro); len(all) > 0 {
+		return all[0]
+	}
+	return ""
+}
+
+// ValidateAll returns every router-specific reason a Rollout's trafficRouting cannot work
+// (one per area: routers, maxTrafficWeight, Services, router settings, steps), in sentences
+// for the InvalidSpec condition. It is pure: it checks the spec only (argo-compat §1.13);
+// problems with the referenced objects come from the routers as *InvalidConfigError and from
+// Diagnose. internal/rolloutspec joins it with plan.ValidateAll.
+func ValidateAll(ro *v1alpha1.Rollout) []string {
 	c := ro.Spec.Strategy.Canary
 	if c == nil || c.TrafficRouting == nil {
-		return ""
+		return nil
 	}
 	tr := c.TrafficRouting
 	if what := unsupportedRouter(tr); what != "" {
-		return p + what + " is not supported by sluice yet; supported: nginx, istio, smi, alb and plugins[\"" + gatewayapi.PluginName + "\"]"
+		return []string{p + what + " is not supported by sluice yet; supported: nginx, istio, smi, alb and plugins[\"" + gatewayapi.PluginName + "\"]"}
 	}
 	_, hasGW := tr.Plugins[gatewayapi.PluginName]
 	istio, alb, nginxOn, smiOn := tr.Istio != nil, tr.ALB != nil, tr.Nginx != nil, tr.SMI != nil
 	if !istio && !alb && !nginxOn && !smiOn && !hasGW {
-		return p + "trafficRouting configures no router: set nginx, istio, smi, alb or plugins[\"" + gatewayapi.PluginName + "\"]"
+		return []string{p + "trafficRouting configures no router: set nginx, istio, smi, alb or plugins[\"" + gatewayapi.PluginName + "\"]"}
 	}
+	var out []string
 	if tr.MaxTrafficWeight != nil {
-		for name, on := range map[string]bool{"istio": istio, "alb": alb, "smi": smiOn} {
-			if on {
-				return fmt.Sprintf(p+"trafficRouting.maxTrafficWeight is only supported with nginx and plugins; %s weights are percentages of 100", name)
+		for _, r := range []struct {
+			name string
+			on   bool
+		}{{"istio", istio}, {"alb", alb}, {"smi", smiOn}} {
+			if r.on {
+				out = append(out, fmt.Sprintf(p+"trafficRouting.maxTrafficWeight is only supported with nginx and plugins; %s weights are percentages of 100", r.name))
+				break
 			}
 		}
 	}
-	if msg := validateServices(c, tr); msg != "" {
-		return msg
+	for _, msg := range []string{validateServices(c, tr), validateRouters(tr), validateSteps(c, tr)} {
+		if msg != "" {
+			out = append(out, msg)
+		}
 	}
-	if msg := validateRouters(tr); msg != "" {
-		return msg
-	}
-	return validateSteps(c, tr)
+	return out
 }
 
 func validateServices(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRouting) string {
@@ -289,6 +303,43 @@ func DiagnoseNGINX(ro *v1alpha1.Rollout, stable *networkingv1.Ingress) string {
 	return nginx.Diagnose(ro, stable)
 }
 
+// DiagnoseAll is ValidateAll plus what only the referenced objects tell: for NGINX, the
+// explanation the stable Ingresses give (the canary annotations found on them, and which
+// Services to create, named after their backends) replaces the plain "needs canaryService and
+// stableService" problem.
+func DiagnoseAll(ctx context.Context, c client.Reader, ro *v1alpha1.Rollout) ([]string, error) {
+	all := ValidateAll(ro)
+	tr := trafficRouting(ro)
+	if tr == nil || tr.Nginx == nil {
+		return all, nil
+	}
+	msgs, err := diagnoseIngresses(ctx, c, ro)
+	if err != nil || len(msgs) == 0 {
+		return all, err
+	}
+	if svc := validateServices(ro.Spec.Strategy.Canary, tr); svc != "" {
+		all = slices.DeleteFunc(all, func(m string) bool { return m == svc })
+	}
+	return append(all, msgs...), nil
+}
+
+func diagnoseIngresses(ctx context.Context, c client.Reader, ro *v1alpha1.Rollout) ([]string, error) {
+	var msgs []string
+	for _, name := range nginx.ConfigFor(ro).StableIngresses() {
+		ing := &networkingv1.Ingress{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, ing); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("reading stable Ingress %s: %w", name, err)
+		}
+		if msg := DiagnoseNGINX(ro, ing); msg != "" {
+			msgs = append(msgs, msg)
+		}
+	}
+	return msgs, nil
+}
+
 // Diagnose is Validate plus what only the referenced objects tell: for NGINX it reads the
 // stable Ingresses and returns DiagnoseNGINX's fuller explanation when there is one (which
 // also covers missing canary/stable Services). Use it where Validate's message goes, when a
@@ -298,18 +349,9 @@ func Diagnose(ctx context.Context, c client.Reader, ro *v1alpha1.Rollout) (strin
 	if tr == nil || tr.Nginx == nil {
 		return Validate(ro), nil
 	}
-	var msgs []string
-	for _, name := range nginx.ConfigFor(ro).StableIngresses() {
-		ing := &networkingv1.Ingress{}
-		if err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, ing); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return "", fmt.Errorf("reading stable Ingress %s: %w", name, err)
-		}
-		if msg := DiagnoseNGINX(ro, ing); msg != "" {
-			msgs = append(msgs, msg)
-		}
+	msgs, err := diagnoseIngresses(ctx, c, ro)
+	if err != nil {
+		return "", err
 	}
 	if len(msgs) > 0 {
 		return strings.Join(msgs, " "), nil

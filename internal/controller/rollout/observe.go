@@ -22,19 +22,22 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/rolloutspec"
 	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
 
 // observed is what one pass read, gathered once.
 type observed struct {
-	newHash        string
-	revision       int64
-	replicaSets    map[string]*appsv1.ReplicaSet // by name
-	facts          []plan.ReplicaSet
-	services       map[string]*corev1.Service // canary/stable Services that exist, by name
-	referenceError string
-	pods           map[string]*corev1.Pod // only while a restart is pending
-	podFacts       []plan.Pod
+	newHash     string
+	revision    int64
+	replicaSets map[string]*appsv1.ReplicaSet // by name
+	facts       []plan.ReplicaSet
+	services    map[string]*corev1.Service // canary/stable Services that exist, by name
+	// invalid is why the Rollout cannot run: every problem of its spec, or one with an object
+	// it refers to ("" = none).
+	invalid  string
+	pods     map[string]*corev1.Pod // only while a restart is pending
+	podFacts []plan.Pod
 	// routingApplied: this pass applied the current trafficRouting (or retired the old one).
 	routingApplied bool
 	// created is the ReplicaSet this pass created ("" = none).
@@ -62,7 +65,14 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		owned = append(owned, rs)
 		maxRev = max(maxRev, revisionOf(rs))
 	}
-	if plan.Validate(ro) == "" {
+	if problems := rolloutspec.Problems(ro); len(problems) > 0 {
+		// The referenced objects may explain the routers' problems better (NGINX: which
+		// Services to create, canary annotations on the stable Ingress).
+		if diagnosed, err := rolloutspec.Diagnose(ctx, r.Client, ro); err == nil {
+			problems = diagnosed
+		}
+		obs.invalid = rolloutspec.Message(problems)
+	} else {
 		newRS, err := r.ensureNewReplicaSet(ctx, ro, owned, maxRev)
 		if err != nil {
 			return nil, err
@@ -78,7 +88,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		if err := r.syncMinReadySeconds(ctx, ro, owned, obs.newHash); err != nil {
 			return nil, err
 		}
-		obs.referenceError = r.checkReferences(ctx, ro, obs)
+		obs.invalid = r.checkReferences(ctx, ro, obs)
 	}
 	for _, rs := range owned {
 		obs.replicaSets[rs.Name] = rs
