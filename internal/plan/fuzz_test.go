@@ -50,12 +50,13 @@ func FuzzRolloutScenario(f *testing.F) {
 		w := newWorld(t, ro)
 		w.readyDelay = int(delay % 3)
 		// routerKind: bits 0-1 verification lag in passes, bits 2-4 a failure every n+1
-		// passes (0 = never), bit 5 subset (hash-based) routing.
+		// passes (0 = never), bit 5 subset (hash-based) routing, bit 6 stale caches.
 		w.routerLag = int(routerKind & 3)
 		if every := int(routerKind>>2&7) + 1; every > 1 {
 			w.routerFails = func(pass int) bool { return pass%every == 0 }
 		}
 		w.subsets = routerKind&32 != 0
+		w.stale = routerKind&64 != 0 // bit 6: stale informer caches
 		version := 1
 		prevIdx, prevHash, prevPod, prevAborted := int32(-1), "", "", false
 		for _, a := range actions {

@@ -74,11 +74,14 @@ func (c *computation) restart() {
 	batch := max(c.unavail, 1)
 	unavailable := max(max(specTotal, c.replicas)-c.plan.TotalAvailable, 0)
 	budget := batch - unavailable - c.spentDown // one budget per pass, shared with scale-downs
+	free := batch                               // unavailable pods cost nothing, but at most a batch of them per pass: a
+	// cache that has not seen pods become ready would otherwise let every one go at once
 	for _, p := range old {
 		switch {
-		case !p.Available:
+		case !p.Available && free > 0:
 			c.plan.Evict = append(c.plan.Evict, p.Name)
-		case budget > 0:
+			free--
+		case p.Available && budget > 0:
 			c.plan.Evict = append(c.plan.Evict, p.Name)
 			budget--
 		}

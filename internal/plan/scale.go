@@ -29,6 +29,7 @@ func (c *computation) scale() {
 				c.plan.Weight = c.trafficWeight()
 			}
 			c.st.Canary.Weights = c.weights(c.plan.Weight)
+			c.plan.HeaderRoutes, c.plan.MirrorRoutes = c.managedRoutes() // held, like the sizes
 		}
 		return
 	}

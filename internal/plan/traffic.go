@@ -121,8 +121,10 @@ func (c *computation) trafficWeight() int32 {
 	case c.promoted():
 		// The stable Service selects the new pods once it has switched; until then the
 		// canary keeps everything it had (all of it at the end of the steps).
+		// (A stable Service with no hash selector yet selects every pod of the app: no wait.)
 		if ws := c.ro.Status.Canary.Weights; ws != nil && ws.Canary.PodTemplateHash == c.in.NewHash &&
-			c.ro.Spec.Strategy.Canary.StableService != "" && c.in.Services.Stable != c.in.NewHash && c.replicas > 0 {
+			c.ro.Spec.Strategy.Canary.StableService != "" && c.in.Services.Stable != "" &&
+			c.in.Services.Stable != c.in.NewHash && c.replicas > 0 {
 			c.requeue(time.Second) // Services are not watched: look again for the switch
 			return ws.Canary.Weight
 		}
@@ -157,6 +159,12 @@ func (c *computation) trafficWeight() int32 {
 // the stable: only as much moves as the stable's available pods can carry.
 func (c *computation) drainTo(applied int32) int32 {
 	if c.stableRS == nil || c.replicas <= 0 {
+		return 0
+	}
+	if s := c.stableRS; !c.ro.Spec.Strategy.Canary.DynamicStableScale && s.Spec >= c.replicas && s.Available >= c.replicas-c.unavail {
+		// A stable that was never scaled down, short of at most maxUnavailable pods, takes it
+		// all: a pod that never gets ready must not keep a replaced (or bad) canary serving
+		// forever. (With dynamicStableScale the stable is growing back: wait for its pods.)
 		return 0
 	}
 	canTake := int32(int64(c.stableRS.Available) * int64(c.maxWeight()) / int64(c.replicas))
@@ -222,8 +230,14 @@ func (c *computation) scaleRouted(desired map[*ReplicaSet]int32, budgetDown *int
 			}
 			continue
 		}
-		if c.appliedWeight(o.Hash) > 0 {
-			continue // traffic still reaches it: the routers move it first
+		if applied := c.appliedWeight(o.Hash); applied > 0 {
+			// Traffic still reaches it: the routers move it first. With dynamicStableScale it
+			// keeps only the pods for the weight it still has, so the stable can grow into
+			// the room on a full cluster.
+			if cs.DynamicStableScale {
+				desired[o] = min(desired[o], clampMin(ceilDiv(applied, c.replicas, c.maxWeight()), minPods(c), c.replicas))
+			}
+			continue
 		}
 		// Every replaced version still up keeps its pods for the delay after its traffic left:
 		// proxies and ingress controllers keep sending to old endpoints for a while. This
@@ -302,8 +316,8 @@ func appendUnique(s []string, v string) []string {
 // setMirrorRoute steps reached so far (a later step with the same name replaces an earlier one;
 // one with no match removes it). None on a first deploy, after promotion or on abort.
 func (c *computation) managedRoutes() (headers []v1alpha1.SetHeaderRoute, mirrors []v1alpha1.SetMirrorRoute) {
-	if !c.routed() || c.promoted() || c.st.Abort || c.in.Revision <= 1 {
-		return nil, nil
+	if !c.routed() || c.promoted() || c.st.Abort || c.in.Revision <= 1 || c.newRS.Available == 0 {
+		return nil, nil // (as Argo: no managed route to a canary without available pods)
 	}
 	hs := map[string]v1alpha1.SetHeaderRoute{}
 	ms := map[string]v1alpha1.SetMirrorRoute{}

@@ -119,13 +119,17 @@ func validateCanary(c *v1alpha1.CanaryStrategy) []string {
 			add(fmt.Sprintf(p+"replicaProgressThreshold.type must be Percent or Pod, got %q", t.Type))
 		}
 	}
-	return append(out, validateSteps(c.Steps, routed)...)
+	maxW := int32(100) // setWeight is out of maxTrafficWeight where a router uses one (Argo ≥ 1.7)
+	if tr := c.TrafficRouting; tr != nil && tr.MaxTrafficWeight != nil && *tr.MaxTrafficWeight > 0 {
+		maxW = *tr.MaxTrafficWeight
+	}
+	return append(out, validateSteps(c.Steps, routed, maxW)...)
 }
 
-func validateSteps(steps []v1alpha1.CanaryStep, routed bool) []string {
+func validateSteps(steps []v1alpha1.CanaryStep, routed bool, maxW int32) []string {
 	var out []string
 	for i := range steps {
-		if msg := validateStep(i, &steps[i], routed); msg != "" {
+		if msg := validateStep(i, &steps[i], routed, maxW); msg != "" {
 			out = append(out, msg)
 		}
 	}
@@ -133,7 +137,7 @@ func validateSteps(steps []v1alpha1.CanaryStep, routed bool) []string {
 }
 
 // validateStep returns the first problem of one step.
-func validateStep(i int, s *v1alpha1.CanaryStep, routed bool) string {
+func validateStep(i int, s *v1alpha1.CanaryStep, routed bool, maxW int32) string {
 	at := fmt.Sprintf("spec.strategy.canary.steps[%d]", i)
 	kinds := stepKinds(s)
 	if len(kinds) == 0 {
@@ -150,18 +154,18 @@ func validateStep(i int, s *v1alpha1.CanaryStep, routed bool) string {
 		return fmt.Sprintf("%s sets more than one of setWeight, pause, analysis, experiment and plugin (%s); use one step for each", at, strings.Join(kinds, ", "))
 	}
 	for _, k := range kinds {
-		if msg := validateStepKind(at, k, s, routed); msg != "" {
+		if msg := validateStepKind(at, k, s, routed, maxW); msg != "" {
 			return msg
 		}
 	}
 	return ""
 }
 
-func validateStepKind(at, kind string, s *v1alpha1.CanaryStep, routed bool) string {
+func validateStepKind(at, kind string, s *v1alpha1.CanaryStep, routed bool, maxW int32) string {
 	switch kind {
 	case "setWeight":
-		if w := *s.SetWeight; w < 0 || w > 100 {
-			return fmt.Sprintf("%s.setWeight must be between 0 and 100, got %d", at, w)
+		if w := *s.SetWeight; w < 0 || w > maxW {
+			return fmt.Sprintf("%s.setWeight must be between 0 and %d, got %d", at, maxW, w)
 		}
 	case "pause":
 		if _, _, err := PauseDuration(s.Pause); err != nil {

@@ -49,6 +49,12 @@ type world struct {
 	podSeq int
 	// overload is what overloads() found before the current pass acted.
 	overload map[string]int64
+	// stale: every other pass reads the ReplicaSets and pods as the pass before did (informer
+	// caches lag); lastView is that earlier read.
+	stale    bool
+	lastView map[string]rsView
+	evicted  map[string]bool // pods evicted (the controller remembers them: expectations)
+	serving  map[string]bool // hashes that got traffic before the current pass acted
 }
 
 type simRS struct {
@@ -69,7 +75,7 @@ func newWorld(t *testing.T, ro *v1alpha1.Rollout) *world {
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	return &world{
 		t: t, ro: ro, now: start, start: start,
-		stableTrafficAt: map[string]time.Time{}, canaryTrafficAt: map[string]time.Time{},
+		stableTrafficAt: map[string]time.Time{}, canaryTrafficAt: map[string]time.Time{}, evicted: map[string]bool{},
 	}
 }
 
@@ -83,6 +89,34 @@ func (w *world) logf(format string, args ...any) {
 	fmt.Fprintf(&w.log, "[%4.0fs] ", w.now.Sub(w.start).Seconds())
 	fmt.Fprintf(&w.log, format, args...)
 	w.log.WriteString("\n")
+}
+
+// rsView is what a pass reads of one ReplicaSet and its pods.
+type rsView struct {
+	rs   ReplicaSet
+	pods []Pod
+}
+
+// observe is the current state of every ReplicaSet, as a pass reads it.
+func (w *world) observe() map[string]rsView {
+	out := map[string]rsView{}
+	for _, rs := range w.rss {
+		v := rsView{rs: rs.ReplicaSet}
+		for _, pod := range rs.pods {
+			v.pods = append(v.pods, Pod{Name: pod.name, Created: pod.created, Available: pod.available})
+		}
+		out[rs.Name] = v
+	}
+	return out
+}
+
+func (w *world) findName(name string) *simRS {
+	for _, rs := range w.rss {
+		if rs.Name == name {
+			return rs
+		}
+	}
+	return nil
 }
 
 func (w *world) find(hash string) *simRS {
@@ -109,20 +143,57 @@ func (w *world) reconcile() Plan {
 		w.rss = append(w.rss, newRS)
 	}
 	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc}
-	for _, rs := range w.rss {
-		in.ReplicaSets = append(in.ReplicaSets, rs.ReplicaSet)
-		if RestartPending(w.ro, w.now) {
-			for _, pod := range rs.pods {
-				in.Pods = append(in.Pods, Pod{Name: pod.name, Created: pod.created, Available: pod.available})
+	view := w.observe()
+	if w.stale && w.lastView != nil && w.pass%2 == 0 {
+		// The informer caches lag: this pass sees the ReplicaSets and pods as the previous
+		// pass did (a ReplicaSet created since is seen as it is).
+		for name := range view {
+			if old, ok := w.lastView[name]; ok {
+				view[name] = old
 			}
 		}
 	}
+	w.lastView = w.observe()
+	for _, rs := range w.rss {
+		// The controller does not plan from a cache that has not seen its own last write to a
+		// ReplicaSet (its size or scale-down deadline): it looks again shortly.
+		v := view[rs.Name].rs
+		if v.Spec != rs.Spec || (v.ScaleDownDeadline == nil) != (rs.ScaleDownDeadline == nil) {
+			w.logf("stale cache: %s not seen as last written; looking again", rs.Name)
+			return Plan{RequeueAfter: time.Second}
+		}
+		for _, pod := range view[rs.Name].pods { // nor from one that still lists an evicted pod
+			if w.evicted[pod.Name] {
+				w.logf("stale cache: evicted pod %s still listed; looking again", pod.Name)
+				return Plan{RequeueAfter: time.Second}
+			}
+		}
+	}
+	for _, rs := range w.rss {
+		v := view[rs.Name]
+		in.ReplicaSets = append(in.ReplicaSets, v.rs)
+		if RestartPending(w.ro, w.now) {
+			in.Pods = append(in.Pods, v.pods...)
+		}
+	}
 	p := Compute(in)
+	for name := range p.Replicas {
+		// Scale writes carry the resourceVersion the pass read: on a stale view they fail, and
+		// so does the pass (nothing else is written).
+		if rs := w.findName(name); rs != nil && view[name].rs != rs.ReplicaSet {
+			w.logf("conflict on %s: the pass read a stale ReplicaSet", name)
+			return p
+		}
+	}
 	before := map[string]ReplicaSet{}
 	for _, rs := range w.rss {
 		before[rs.Name] = rs.ReplicaSet
 	}
 	w.overload = w.overloads(w.router, nil)
+	w.serving = map[string]bool{}
+	for hash, t := range w.traffic(w.router) {
+		w.serving[hash] = t > 0
+	}
 	w.act(&p)
 	w.checkInvariants(p, before)
 	return p
@@ -191,6 +262,7 @@ func (w *world) act(p *Plan) {
 		rs.pods = slices.DeleteFunc(rs.pods, func(pod *simPod) bool {
 			if slices.Contains(p.Evict, pod.name) {
 				w.logf("evict %s", pod.name)
+				w.evicted[pod.name] = true
 				return true
 			}
 			return false
@@ -246,6 +318,8 @@ func (w *world) overloads(router *v1alpha1.TrafficWeights, before map[string]Rep
 	if tr := w.ro.Spec.Strategy.Canary.TrafficRouting; tr != nil && tr.MaxTrafficWeight != nil {
 		maxW = int64(*tr.MaxTrafficWeight)
 	}
+	cs := w.ro.Spec.Strategy.Canary
+	_, unavail := Fenceposts(int32(r), cs.MaxSurge, cs.MaxUnavailable)
 	out := map[string]int64{}
 	for hash, t := range w.traffic(router) {
 		var avail int32
@@ -253,6 +327,11 @@ func (w *world) overloads(router *v1alpha1.TrafficWeights, before map[string]Rep
 			avail = rs.Available
 			if b, ok := before[rs.Name]; ok {
 				avail = min(rs.Spec, b.Available)
+			}
+			// Without dynamicStableScale a full-size version short of at most maxUnavailable
+			// pods (that fail or restart) counts as full: the rollout's own tolerance.
+			if !cs.DynamicStableScale && rs.Spec >= int32(r) && avail >= int32(r)-unavail {
+				avail = int32(r)
 			}
 		}
 		out[hash] = int64(t)*r - int64(avail)*maxW
@@ -310,11 +389,17 @@ func (w *world) checkInvariants(p Plan, before map[string]ReplicaSet) {
 		b := before[rs.Name]
 		specBefore += b.Spec
 		specAfter += rs.Spec
+		if stable := w.find(w.ro.Status.StableRS); stable != nil && stable.Available >= r && r > 0 {
+			w.live = true // the first deploy is done: from now on traffic is served
+		}
+		if w.routed() && w.live && !w.serving[rs.Hash] {
+			continue // with a router, pods that get no traffic are not serving capacity
+		}
 		availBefore += b.Available
 		availAfter += min(rs.Spec, rs.availableNow())
 	}
 	if !w.routed() && specAfter > max(specBefore, r+surge) {
-		w.t.Fatalf("pass %d: %d pods planned, over replicas+maxSurge %d (had %d)", w.pass, specAfter, r+surge, specBefore)
+		w.t.Fatalf("pass %d: %d pods planned, over replicas+maxSurge %d (had %d): %s\n%s", w.pass, specAfter, r+surge, specBefore, w.snapshot(), w.log.String())
 	}
 	// (With a router, after a change of spec.replicas, idle pods beyond a version's share of
 	// the traffic may go while the other version grows: what matters then is the traffic
@@ -325,7 +410,7 @@ func (w *world) checkInvariants(p Plan, before map[string]ReplicaSet) {
 		unavail = max(unavail, 1)
 	}
 	if availAfter < min(availBefore, r-unavail) && (!w.routed() || !w.resized) {
-		w.t.Fatalf("pass %d: availability would drop to %d, below replicas-maxUnavailable %d: %s\n%s", w.pass, availAfter, r-unavail, w.snapshot(), w.log.String())
+		w.t.Fatalf("pass %d: availability would drop to %d, below replicas-maxUnavailable %d: %s (serving before: %v, evict %v, before %+v)\n%s", w.pass, availAfter, r-unavail, w.snapshot(), w.serving, p.Evict, before, w.log.String())
 	}
 	maxW := int32(100)
 	if tr := cs.TrafficRouting; tr != nil && tr.MaxTrafficWeight != nil {

@@ -90,9 +90,11 @@ func (r *Reconciler) scaleDownDeadlines(ctx context.Context, obs *observed, p *p
 		if err != nil {
 			return err
 		}
-		if err := r.Patch(ctx, rs.DeepCopy(), client.RawPatch(types.MergePatchType, body)); err != nil {
+		written := rs.DeepCopy()
+		if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return fmt.Errorf("annotating ReplicaSet %s: %w", name, err)
 		}
+		r.expect.wroteRS(written)
 		return nil
 	}
 	for name, t := range p.SetScaleDownDeadline {
@@ -124,9 +126,11 @@ func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, 
 	if err != nil {
 		return err
 	}
-	if err := r.Patch(ctx, rs.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
+	written := rs.DeepCopy()
+	if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("scaling ReplicaSet %s from %d to %d: %w", rs.Name, from, n, err)
 	}
+	r.expect.wroteRS(written)
 	r.eventf(ctx, ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scale",
 		"Scaled %s ReplicaSet %s (revision %d) from %d to %d", roleOf(ro, rs), rs.Name, revisionOf(rs), from, n)
 	return nil
@@ -184,6 +188,7 @@ func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, obs *obser
 		err := r.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{})
 		switch {
 		case err == nil:
+			r.expect.evictedPod(pod.UID, r.Clock.Now())
 			r.eventf(ctx, ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict", "Evicted pod %s for the restart", name)
 		case apierrors.IsTooManyRequests(err):
 			r.eventf(ctx, ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict",

@@ -42,6 +42,8 @@ type observed struct {
 	routingApplied bool
 	// created is the ReplicaSet this pass created ("" = none).
 	created string
+	// stale: the cache has not seen one of our writes to a ReplicaSet, or an eviction, yet.
+	stale bool
 }
 
 // observe reads the ReplicaSets the Rollout owns and its Services, and makes sure the
@@ -64,6 +66,9 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		}
 		owned = append(owned, rs)
 		maxRev = max(maxRev, revisionOf(rs))
+		if r.expect.staleRS(rs) {
+			obs.stale = true
+		}
 	}
 	if problems := rolloutspec.Problems(ro); len(problems) > 0 {
 		// The referenced objects may explain the routers' problems better (NGINX: which
@@ -73,12 +78,14 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		}
 		obs.invalid = rolloutspec.Message(problems)
 	} else {
-		newRS, err := r.ensureNewReplicaSet(ctx, ro, owned, maxRev)
+		newRS, created, err := r.ensureNewReplicaSet(ctx, ro, owned, maxRev)
 		if err != nil {
 			return nil, err
 		}
 		if newRS != nil && !slices.Contains(owned, newRS) {
 			owned = append(owned, newRS)
+		}
+		if created {
 			obs.created = newRS.Name
 		}
 		if newRS != nil {
@@ -138,8 +145,13 @@ func (r *Reconciler) observePods(ctx context.Context, ro *v1alpha1.Rollout, obs 
 		return fmt.Errorf("listing pods for the restart: %w", err)
 	}
 	obs.pods = map[string]*corev1.Pod{}
+	listed := map[types.UID]bool{}
 	for i := range pods.Items {
 		p := &pods.Items[i]
+		listed[p.UID] = true
+		if r.expect.stalePod(p) {
+			obs.stale = true
+		}
 		ref := metav1.GetControllerOf(p)
 		if ref == nil || obs.replicaSets[ref.Name] == nil || p.DeletionTimestamp != nil {
 			continue
@@ -147,6 +159,7 @@ func (r *Reconciler) observePods(ctx context.Context, ro *v1alpha1.Rollout, obs 
 		obs.pods[p.Name] = p
 		obs.podFacts = append(obs.podFacts, plan.Pod{Name: p.Name, Created: p.CreationTimestamp.Time, Available: podAvailable(p)})
 	}
+	r.expect.forgetPods(listed)
 	return nil
 }
 
@@ -170,7 +183,7 @@ func revisionOf(rs *appsv1.ReplicaSet) int64 {
 // ensureNewReplicaSet finds the ReplicaSet for the current template, by hash label or, for
 // ReplicaSets another controller created, by template equality; else creates it at 0 replicas.
 // A ReplicaSet that becomes current again (a rollback) gets the next revision number.
-func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, owned []*appsv1.ReplicaSet, maxRev int64) (*appsv1.ReplicaSet, error) {
+func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, owned []*appsv1.ReplicaSet, maxRev int64) (rs *appsv1.ReplicaSet, created bool, err error) {
 	hash := plan.PodTemplateHash(&ro.Spec.Template, ro.Status.CollisionCount)
 	want := ro.Spec.Template.CorePodTemplateSpec()
 	var found *appsv1.ReplicaSet
@@ -193,10 +206,10 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 			// Current again after another revision: renumber it, as Argo does.
 			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationRevision, strconv.FormatInt(maxRev+1, 10))
 			if err := r.Patch(ctx, found.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-				return nil, fmt.Errorf("renumbering ReplicaSet %s: %w", found.Name, err)
+				return nil, false, fmt.Errorf("renumbering ReplicaSet %s: %w", found.Name, err)
 			}
 		}
-		return found, nil
+		return found, false, nil
 	}
 
 	tmpl := want.DeepCopy()
@@ -210,7 +223,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 		sel.MatchLabels = map[string]string{}
 	}
 	sel.MatchLabels[v1alpha1.LabelPodTemplateHash] = hash
-	rs := &appsv1.ReplicaSet{
+	rs = &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ro.Name + "-" + hash,
 			Namespace: ro.Namespace,
@@ -228,31 +241,34 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 		},
 	}
 	if err := controllerutil.SetControllerReference(ro, rs, r.Scheme()); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	err := r.Create(ctx, rs)
+	err = r.Create(ctx, rs)
+	if err == nil {
+		r.expect.wroteRS(rs)
+	}
 	if apierrors.IsAlreadyExists(err) {
 		existing := &appsv1.ReplicaSet{}
 		if gerr := r.Get(ctx, client.ObjectKeyFromObject(rs), existing); gerr != nil {
-			return nil, gerr
+			return nil, false, gerr
 		}
 		if ref := metav1.GetControllerOf(existing); ref != nil && ref.UID == ro.UID {
-			return existing, nil // our cache was behind
+			return existing, false, nil // our cache was behind
 		}
 		// A foreign ReplicaSet has our name: bump the collision count; the next pass hashes anew.
 		cc := ptr.Deref(ro.Status.CollisionCount, 0) + 1
 		patch := fmt.Sprintf(`{"status":{"collisionCount":%d}}`, cc)
 		if perr := r.Status().Patch(ctx, ro.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(patch))); perr != nil {
-			return nil, perr
+			return nil, false, perr
 		}
-		return nil, fmt.Errorf("ReplicaSet %s exists and is not owned by this Rollout; collisionCount is now %d", rs.Name, cc)
+		return nil, false, fmt.Errorf("ReplicaSet %s exists and is not owned by this Rollout; collisionCount is now %d", rs.Name, cc)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
+		return nil, false, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
 	}
 	r.eventf(ctx, ro, rs, corev1.EventTypeNormal, "NewReplicaSetCreated", "Create",
 		"Created ReplicaSet %s (revision %d)", rs.Name, maxRev+1)
-	return rs, nil
+	return rs, true, nil
 }
 
 // templateEqual compares an existing ReplicaSet's template with the Rollout's, ignoring the

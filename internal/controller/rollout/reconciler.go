@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,8 +41,9 @@ type Reconciler struct {
 	// running (argo_gate.go); nil: sluice acts regardless (--take-over-from-argo).
 	ArgoLease ArgoLease
 
-	// lastWrite is the resourceVersion of this controller's last write to each Rollout.
-	lastWrite sync.Map
+	// expect holds this controller's writes to Rollouts and ReplicaSets, and its evictions,
+	// which the cache must show before a pass plans from it.
+	expect expectations
 }
 
 // RouterFactory builds the routers of a Rollout's spec.strategy.canary.trafficRouting.
@@ -69,7 +69,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetWeights(req.Namespace, req.Name)
-			r.lastWrite.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -81,7 +80,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		patch := []byte(`{"spec":{"replicas":1}}`)
 		return ctrl.Result{}, r.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch))
 	}
-	if r.stale(ro) {
+	if r.expect.staleRollout(ro) {
 		// The cache has not seen our last write to this Rollout yet: planning from it would
 		// decide the same transitions again (and record their events twice). The write's
 		// own watch event brings the Rollout back; the requeue is a safety net.
@@ -93,6 +92,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	obs, err := r.observe(ctx, ro)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if obs.stale {
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil // see expectations
 	}
 	p := plan.Compute(plan.Input{
 		Rollout: ro, NewHash: obs.newHash, Revision: obs.revision, ReplicaSets: obs.facts,
@@ -157,7 +159,7 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 		if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return fmt.Errorf("annotating rollout: %w", err)
 		}
-		r.wrote(written)
+		r.expect.wroteRollout(written)
 	}
 	if !apiequality.Semantic.DeepEqual(ro.Status, p.Status) {
 		patch, err := statusMergePatch(&ro.Status, &p.Status)
@@ -171,7 +173,7 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 			}
 			return fmt.Errorf("patching rollout status: %w", err)
 		}
-		r.wrote(written)
+		r.expect.wroteRollout(written)
 	}
 	return nil
 }
@@ -181,22 +183,3 @@ const conflictRetry = 250 * time.Millisecond
 
 // weightVerifyRetry is how soon an unverified weight is checked again (Argo: 10 s).
 const weightVerifyRetry = 10 * time.Second
-
-// wrote remembers the resourceVersion a write to a Rollout produced.
-func (r *Reconciler) wrote(ro *v1alpha1.Rollout) {
-	if v, err := strconv.ParseUint(ro.ResourceVersion, 10, 64); err == nil {
-		r.lastWrite.Store(types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}, v)
-	}
-}
-
-// stale reports whether the Rollout read from the cache is older than our last write to it
-// (resourceVersions of one resource grow with etcd's revision; one that does not parse as a
-// number is never called stale).
-func (r *Reconciler) stale(ro *v1alpha1.Rollout) bool {
-	last, ok := r.lastWrite.Load(types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name})
-	if !ok {
-		return false
-	}
-	v, err := strconv.ParseUint(ro.ResourceVersion, 10, 64)
-	return err == nil && v < last.(uint64)
-}
