@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/go-logr/logr"
@@ -40,9 +41,15 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 			if err := o.Routers.Validate(); err != nil {
 				return err
 			}
-			cfg, err := restConfig(kubeconfig, kubeCtx)
+			cfg, ns, err := restConfig(kubeconfig, kubeCtx)
 			if err != nil {
 				return err
+			}
+			if o.LeaderElect && o.LeaderElectionNamespace == "" && ns != "" {
+				// Out of the cluster there is no pod namespace: use --namespace, else the
+				// kubeconfig context's (as kubectl would).
+				o.LeaderElectionNamespace = cmp.Or(o.Namespace, ns)
+				ctrl.Log.Info("leader election outside the cluster", "leaseNamespace", o.LeaderElectionNamespace)
 			}
 			cfg.QPS, cfg.Burst = qps, burst
 			cfg.UserAgent = "sluice-controller"
@@ -60,7 +67,7 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 	f.StringVar(&o.InstanceID, "instance-id", "", "only manage Rollouts labelled argo-rollouts.argoproj.io/controller-instance-id=<id> (default: only unlabelled ones)")
 	f.IntVar(&o.Workers, "rollout-threads", 10, "number of Rollouts reconciled at once")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader on a Lease so only one replica is active")
-	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", "Prometheus metrics address (0 disables)")
 	f.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8080", "/healthz and /readyz address (0 disables)")
 	f.Float32Var(&qps, "qps", 40, "API requests per second the controller may issue")
@@ -74,23 +81,28 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 	return cmd
 }
 
-// restConfig loads a client configuration like kubectl does.
-func restConfig(kubeconfig, context string) (*rest.Config, error) {
+// restConfig loads a client configuration like kubectl does. Out of the cluster it also
+// returns the kubeconfig context's namespace ("default" when it names none); in the cluster "".
+func restConfig(kubeconfig, context string) (*rest.Config, string, error) {
 	if kubeconfig == "" && context == "" {
 		if cfg, err := rest.InClusterConfig(); err == nil {
-			return cfg, nil
+			return cfg, "", nil
 		}
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if kubeconfig != "" {
 		rules.ExplicitPath = kubeconfig
 	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	return cfg, nil
+	ns, _, err := cc.Namespace()
+	if err != nil || ns == "" {
+		ns = "default"
+	}
+	return cfg, ns, nil
 }
 
 // discardLogs silences controller-runtime for in-process controllers (dev, demo).

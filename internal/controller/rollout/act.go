@@ -35,7 +35,7 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 	slices.Sort(shrink)
 	// 1. Scale up: the canary gets its pods before any traffic moves to it.
 	for _, name := range grow {
-		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name], name == obs.created); err != nil {
+		if err := r.scaleReplicaSet(ctx, ro, &p.Status, obs.replicaSets[name], p.Replicas[name], name == obs.created); err != nil {
 			return err
 		}
 	}
@@ -62,7 +62,7 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 	obs.routingApplied = true
 	// 4. Scale down, now that traffic has moved away.
 	for _, name := range shrink {
-		if err := r.scaleReplicaSet(ctx, ro, obs.replicaSets[name], p.Replicas[name], false); err != nil {
+		if err := r.scaleReplicaSet(ctx, ro, &p.Status, obs.replicaSets[name], p.Replicas[name], false); err != nil {
 			return err
 		}
 	}
@@ -114,7 +114,7 @@ func (r *Reconciler) scaleDownDeadlines(ctx context.Context, obs *observed, p *p
 // stale view instead of scaling from it, except for a ReplicaSet this pass created (fresh): its
 // size is the one we gave it, and the ReplicaSet controller's first status update would
 // otherwise make the pass fail for nothing.
-func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32, fresh bool) error {
+func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, rs *appsv1.ReplicaSet, n int32, fresh bool) error {
 	from := ptr.Deref(rs.Spec.Replicas, 1)
 	meta := map[string]any{
 		"annotations": map[string]string{v1alpha1.AnnotationDesiredReplicas: strconv.Itoa(int(ptr.Deref(ro.Spec.Replicas, 1)))},
@@ -132,15 +132,16 @@ func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, 
 	}
 	r.expect.wroteRS(written)
 	r.eventf(ctx, ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scale",
-		"Scaled %s ReplicaSet %s (revision %d) from %d to %d", roleOf(ro, rs), rs.Name, revisionOf(rs), from, n)
+		"Scaled %s ReplicaSet %s (revision %d) from %d to %d", roleOf(st, rs), rs.Name, revisionOf(rs), from, n)
 	return nil
 }
 
-func roleOf(ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) string {
+// roleOf names a ReplicaSet's role in the status this pass writes.
+func roleOf(st *v1alpha1.RolloutStatus, rs *appsv1.ReplicaSet) string {
 	switch rs.Labels[v1alpha1.LabelPodTemplateHash] {
-	case ro.Status.StableRS:
+	case st.StableRS:
 		return "stable"
-	case ro.Status.CurrentPodHash:
+	case st.CurrentPodHash:
 		return "canary"
 	}
 	return "old"
@@ -167,13 +168,14 @@ func (r *Reconciler) switchService(ctx context.Context, ro *v1alpha1.Rollout, ob
 	if adopting && target.Status.AvailableReplicas < ptr.Deref(target.Spec.Replicas, 1) {
 		return nil
 	}
+	from := svc.Spec.Selector[v1alpha1.LabelPodTemplateHash] // (the patch rewrites svc)
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}},"spec":{"selector":{%q:%q}}}`,
 		v1alpha1.AnnotationManagedByRollouts, ro.Name, v1alpha1.LabelPodTemplateHash, hash)
 	if err := r.Patch(ctx, svc, client.RawPatch(types.StrategicMergePatchType, []byte(patch))); err != nil {
 		return fmt.Errorf("switching Service %s to %s: %w", name, hash, err)
 	}
 	r.eventf(ctx, ro, svc, corev1.EventTypeNormal, "SwitchService", "Switch",
-		"Switched selector for service %q from %q to %q", name, svc.Spec.Selector[v1alpha1.LabelPodTemplateHash], hash)
+		"Switched selector for service %q from %q to %q", name, from, hash)
 	return nil
 }
 

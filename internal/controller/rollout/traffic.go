@@ -73,11 +73,11 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *
 	}
 	v := contract.Combine(verdicts...)
 	p.Status.Canary.Weights = d.Weights(v)
-	if old := ro.Status.Canary.Weights; old == nil || old.Canary.Weight != d.Weight || old.Canary.PodTemplateHash != d.CanaryHash {
-		from := int32(0)
-		if old != nil {
-			from = old.Canary.Weight
-		}
+	from := int32(0)
+	if old := ro.Status.Canary.Weights; old != nil {
+		from = old.Canary.Weight
+	}
+	if from != d.Weight {
 		r.eventf(ctx, ro, nil, corev1.EventTypeNormal, "TrafficWeightUpdated", "Route",
 			"Traffic weight updated from %d to %d", from, d.Weight)
 	}
