@@ -130,10 +130,10 @@ func (c *computation) trafficWeight() int32 {
 		}
 		return 0
 	case c.st.Abort:
-		if c.ro.Spec.Strategy.Canary.DynamicStableScale {
-			return c.drainTo(applied)
-		}
-		return 0
+		// Back to the stable as fast as it can take it: at once when it is full (within
+		// maxUnavailable), as Argo does; a stable without the pods for it (dynamicStableScale,
+		// a restart, a failure) is not sent more than its pods can carry.
+		return c.drainTo(applied)
 	case c.newRS.Available == 0:
 		return 0
 	}

@@ -145,12 +145,29 @@ func (w *world) reconcile() Plan {
 	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc}
 	view := w.observe()
 	if w.stale && w.lastView != nil && w.pass%2 == 0 {
-		// The informer caches lag: this pass sees the ReplicaSets and pods as the previous
-		// pass did (a ReplicaSet created since is seen as it is).
-		for name := range view {
-			if old, ok := w.lastView[name]; ok {
-				view[name] = old
+		// The informer caches lag behind this controller's own writes: this pass sees the
+		// ReplicaSets' sizes and deadlines and the pods as the previous pass did (a ReplicaSet
+		// created since is seen as it is). Readiness is seen as it is now: the kubelet's
+		// updates reach the cache within milliseconds, our pass interval is seconds.
+		for name, cur := range view {
+			old, ok := w.lastView[name]
+			if !ok {
+				continue
 			}
+			old.rs.Available, old.rs.Ready, old.rs.Replicas = cur.rs.Available, cur.rs.Ready, cur.rs.Replicas
+			ready := map[string]bool{}
+			for _, p := range cur.pods {
+				ready[p.Name] = p.Available
+			}
+			pods := make([]Pod, 0, len(old.pods))
+			for _, p := range old.pods {
+				if r, ok := ready[p.Name]; ok {
+					p.Available = r
+				}
+				pods = append(pods, p)
+			}
+			old.pods = pods
+			view[name] = old
 		}
 	}
 	w.lastView = w.observe()
@@ -365,11 +382,7 @@ func (w *world) checkTraffic(router *v1alpha1.TrafficWeights, before map[string]
 		return sum, worst
 	}
 	after, hash := total(w.overloads(router, before))
-	// (Without dynamicStableScale an abort takes all traffic off the canary at once, as
-	// Argo's does, even onto a stable that is short of pods for a moment: the canary is the
-	// version that was judged bad.)
-	abortNow := w.ro.Status.Abort && !cs.DynamicStableScale
-	if was, _ := total(w.overload); after > 0 && after > was && !abortNow {
+	if was, _ := total(w.overload); after > 0 && after > was {
 		w.t.Fatalf("pass %d%s: %s gets more traffic than its available pods can carry (%d over in all, was %d): %s\n%s",
 			w.pass, when, hash, after, was, w.snapshot(), w.log.String())
 	}
@@ -392,10 +405,14 @@ func (w *world) checkInvariants(p Plan, before map[string]ReplicaSet) {
 		if stable := w.find(w.ro.Status.StableRS); stable != nil && stable.Available >= r && r > 0 {
 			w.live = true // the first deploy is done: from now on traffic is served
 		}
-		if w.routed() && w.live && !w.serving[rs.Hash] {
-			continue // with a router, pods that get no traffic are not serving capacity
-		}
 		availBefore += b.Available
+		if w.routed() && w.live && !w.serving[rs.Hash] {
+			// With a router, scaling down pods that get no traffic takes no capacity away
+			// (an aborted canary with dynamicStableScale shrinks as its traffic leaves);
+			// evicting them for a restart still spends the budget.
+			availAfter += rs.availableNow()
+			continue
+		}
 		availAfter += min(rs.Spec, rs.availableNow())
 	}
 	if !w.routed() && specAfter > max(specBefore, r+surge) {
