@@ -73,9 +73,11 @@ func (c *computation) restart() {
 	}
 	batch := max(c.unavail, 1)
 	unavailable := max(max(specTotal, c.replicas)-c.plan.TotalAvailable, 0)
-	budget := batch - unavailable - c.spentDown // one budget per pass, shared with scale-downs
-	free := batch                               // unavailable pods cost nothing, but at most a batch of them per pass: a
-	// cache that has not seen pods become ready would otherwise let every one go at once
+	// One budget per pass, shared with the scale-downs. Unavailable pods cost nothing, but at
+	// most a batch of them go per pass: a cache that has not seen pods become ready would
+	// otherwise let every one go at once.
+	budget := batch - unavailable - c.spentDown
+	free := batch
 	for _, p := range old {
 		switch {
 		case !p.Available && free > 0:

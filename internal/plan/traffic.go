@@ -53,6 +53,11 @@ func minPods(c *computation) int32 {
 	return 0
 }
 
+// podsFor is how many pods a version needs to carry weight w: TrafficRoutedCanaryCount.
+func (c *computation) podsFor(w int32) int32 {
+	return TrafficRoutedCanaryCount(c.replicas, w, c.maxWeight(), minPods(c))
+}
+
 // routedTargets are the canary and stable sizes with a traffic router (argo-compat.md §3.5):
 // the canary gets ceil(weight × replicas / maxWeight) pods (or setCanaryScale), the stable stays
 // at full size unless dynamicStableScale, and maxSurge does not apply.
@@ -66,7 +71,7 @@ func (c *computation) routedTargets() (canary, stable int32) {
 		applied := c.appliedWeight(c.in.NewHash)
 		if cs.DynamicStableScale && cs.AbortScaleDownDelaySeconds == nil {
 			// The canary shrinks as traffic leaves it.
-			return clampMin(ceilDiv(applied, r, maxW), minPods(c), r), r
+			return c.podsFor(applied), r
 		}
 		return c.newRS.Spec, r // the abort delay decides when it goes (abortedCanary)
 	}
@@ -87,7 +92,7 @@ func (c *computation) routedTargets() (canary, stable int32) {
 	if applied := c.appliedWeight(c.in.NewHash); applied > w {
 		// The weight is going down: the canary keeps the pods for the weight it still gets
 		// until the routers applied the lower one (shift first, then scale down).
-		canary = max(canary, clampMin(ceilDiv(applied, r, maxW), minPods(c), r))
+		canary = max(canary, c.podsFor(applied))
 	}
 	stable = r
 	if cs.DynamicStableScale {
@@ -235,7 +240,7 @@ func (c *computation) scaleRouted(desired map[*ReplicaSet]int32, budgetDown *int
 			// keeps only the pods for the weight it still has, so the stable can grow into
 			// the room on a full cluster.
 			if cs.DynamicStableScale {
-				desired[o] = min(desired[o], clampMin(ceilDiv(applied, c.replicas, c.maxWeight()), minPods(c), c.replicas))
+				desired[o] = min(desired[o], c.podsFor(applied))
 			}
 			continue
 		}
