@@ -94,7 +94,7 @@ func (r *Reconciler) scaleDownDeadlines(ctx context.Context, obs *observed, p *p
 		if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return fmt.Errorf("annotating ReplicaSet %s: %w", name, err)
 		}
-		r.expect.wroteRS(written)
+		r.expect.replicaSets.wrote(written)
 		return nil
 	}
 	for name, t := range p.SetScaleDownDeadline {
@@ -130,7 +130,7 @@ func (r *Reconciler) scaleReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, 
 	if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("scaling ReplicaSet %s from %d to %d: %w", rs.Name, from, n, err)
 	}
-	r.expect.wroteRS(written)
+	r.expect.replicaSets.wrote(written)
 	r.eventf(ctx, ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scale",
 		"Scaled %s ReplicaSet %s (revision %d) from %d to %d", roleOf(st, rs), rs.Name, revisionOf(rs), from, n)
 	return nil
@@ -190,7 +190,7 @@ func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, obs *obser
 		err := r.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{})
 		switch {
 		case err == nil:
-			r.expect.evictedPod(pod.UID, r.Clock.Now())
+			r.expect.evictedPod(pod.UID)
 			r.eventf(ctx, ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict", "Evicted pod %s for the restart", name)
 		case apierrors.IsTooManyRequests(err):
 			r.eventf(ctx, ro, pod, corev1.EventTypeNormal, "RolloutRestarting", "Evict",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -44,9 +45,9 @@ func (r *Reconciler) eventf(ctx context.Context, regarding, related runtime.Obje
 // flush records the plan's events (nil when the pass failed), then what the pass did.
 func (pe *passEvents) flush(rec recorder.EventRecorder, regarding runtime.Object, planned []plan.Event) {
 	for _, e := range planned {
-		t := "Normal"
+		t := corev1.EventTypeNormal
 		if e.Warning {
-			t = "Warning"
+			t = corev1.EventTypeWarning
 		}
 		rec.Eventf(regarding, nil, t, e.Reason, "Reconcile", "%s", e.Message)
 	}

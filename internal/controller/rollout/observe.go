@@ -66,7 +66,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		}
 		owned = append(owned, rs)
 		maxRev = max(maxRev, revisionOf(rs))
-		if r.expect.staleRS(rs) {
+		if r.expect.replicaSets.stale(rs) {
 			obs.stale = true
 		}
 	}
@@ -245,7 +245,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 	}
 	err = r.Create(ctx, rs)
 	if err == nil {
-		r.expect.wroteRS(rs)
+		r.expect.replicaSets.wrote(rs)
 	}
 	if apierrors.IsAlreadyExists(err) {
 		existing := &appsv1.ReplicaSet{}

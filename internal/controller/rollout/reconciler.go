@@ -80,7 +80,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		patch := []byte(`{"spec":{"replicas":1}}`)
 		return ctrl.Result{}, r.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch))
 	}
-	if r.expect.staleRollout(ro) {
+	if r.expect.rollouts.stale(ro) {
 		// The cache has not seen our last write to this Rollout yet: planning from it would
 		// decide the same transitions again (and record their events twice). The write's
 		// own watch event brings the Rollout back; the requeue is a safety net.
@@ -159,7 +159,7 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 		if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return fmt.Errorf("annotating rollout: %w", err)
 		}
-		r.expect.wroteRollout(written)
+		r.expect.rollouts.wrote(written)
 	}
 	if !apiequality.Semantic.DeepEqual(ro.Status, p.Status) {
 		patch, err := statusMergePatch(&ro.Status, &p.Status)
@@ -173,7 +173,7 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 			}
 			return fmt.Errorf("patching rollout status: %w", err)
 		}
-		r.expect.wroteRollout(written)
+		r.expect.rollouts.wrote(written)
 	}
 	return nil
 }
