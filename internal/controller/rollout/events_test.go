@@ -7,7 +7,6 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 )
@@ -16,13 +15,7 @@ import (
 // recorded, a repeated event (a series) as many times as it happened.
 func (e *env) reasons(name string, since time.Time) []string {
 	e.t.Helper()
-	var list eventsv1.EventList
-	if err := e.c.List(e.t.Context(), &list, client.InNamespace(e.ns)); err != nil {
-		e.t.Fatal(err)
-	}
-	evs := slices.DeleteFunc(list.Items, func(ev eventsv1.Event) bool {
-		return ev.Regarding.Name != name || ev.EventTime.Time.Before(since)
-	})
+	evs := slices.DeleteFunc(e.eventsAbout(name), func(ev eventsv1.Event) bool { return ev.EventTime.Time.Before(since) })
 	slices.SortStableFunc(evs, func(a, b eventsv1.Event) int { return a.EventTime.Compare(b.EventTime.Time) })
 	var out []string
 	for _, ev := range evs {

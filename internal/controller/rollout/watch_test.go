@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -108,15 +109,15 @@ func (s *stream) since(t time.Time) []seen {
 // events lists the events.k8s.io Events about the named object with the given reason.
 func (e *env) events(name, reason string) []eventsv1.Event {
 	e.t.Helper()
+	return slices.DeleteFunc(e.eventsAbout(name), func(ev eventsv1.Event) bool { return ev.Reason != reason })
+}
+
+// eventsAbout lists the events.k8s.io Events about the named object.
+func (e *env) eventsAbout(name string) []eventsv1.Event {
+	e.t.Helper()
 	var list eventsv1.EventList
 	if err := e.c.List(e.t.Context(), &list, client.InNamespace(e.ns)); err != nil {
 		e.t.Fatal(err)
 	}
-	var out []eventsv1.Event
-	for _, ev := range list.Items {
-		if ev.Regarding.Name == name && ev.Reason == reason {
-			out = append(out, ev)
-		}
-	}
-	return out
+	return slices.DeleteFunc(list.Items, func(ev eventsv1.Event) bool { return ev.Regarding.Name != name })
 }

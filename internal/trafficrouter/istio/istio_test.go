@@ -47,31 +47,14 @@ func TestConformanceSubsetSplit(t *testing.T) {
 func hostSplitCase(t *testing.T, cl cluster) *routertest.Case {
 	t.Helper()
 	e := setupOn(t, cl, routertest.Load(t, hostSplit))
-	return &routertest.Case{
-		Client: e.c, Rollout: e.ro, Router: e.r,
-		Applied:     trafficrouter.VerificationUnknown,
-		HeaderRoute: headerRoute(e.ro),
-		MirrorRoute: mirrorRoute(e.ro),
-		Weights: func(ctx context.Context) (int32, int32, error) {
-			vs, err := e.get(ctx, e.vs, e.ro.Namespace, "my-app")
-			if err != nil {
-				return 0, 0, err
-			}
-			return routeWeights(vs, "primary", host("my-app-canary"), host("my-app-stable"))
-		},
-		EditWeight: func(ctx context.Context, w int32) error {
-			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-				setWeights(namedRoute(vs, "primary"), host("my-app-canary"), int64(w), int64(100-w))
-			})
-		},
-		ManagedRoutes: e.countManaged,
-		Break: func(ctx context.Context) error {
-			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-				namedRoute(vs, "primary")["name"] = "main"
-			})
-		},
-		BreakMessage: `HTTP route "primary" is not found in VirtualService "my-app" (its HTTP routes: "admin", "main")`,
+	c := e.primaryRouteCase(host("my-app-canary"), host("my-app-stable"))
+	c.Break = func(ctx context.Context) error {
+		return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+			namedRoute(vs, "primary")["name"] = "main"
+		})
 	}
+	c.BreakMessage = `HTTP route "primary" is not found in VirtualService "my-app" (its HTTP routes: "admin", "main")`
+	return c
 }
 
 func subsetSplitCase(t *testing.T, cl cluster) *routertest.Case {
@@ -83,6 +66,20 @@ func subsetSplitCase(t *testing.T, cl cluster) *routertest.Case {
 		t.Fatal(err)
 	}
 	e := setupOn(t, cl, objs)
+	c := e.primaryRouteCase(subset("canary"), subset("stable"))
+	c.Break = func(ctx context.Context) error {
+		return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
+			route := namedRoute(vs, "primary")
+			route["route"] = route["route"].([]any)[:1] // only the stable subset
+		})
+	}
+	c.BreakMessage = `Canary DestinationRule subset "canary" is not found in HTTP route "primary" of VirtualService "my-app"`
+	return c
+}
+
+// primaryRouteCase is the conformance case of a VirtualService "my-app" whose route "primary"
+// the router weighs, between the destinations isCanary and isStable pick.
+func (e *env) primaryRouteCase(isCanary, isStable func(map[string]any) bool) *routertest.Case {
 	return &routertest.Case{
 		Client: e.c, Rollout: e.ro, Router: e.r,
 		Applied:     trafficrouter.VerificationUnknown,
@@ -93,21 +90,14 @@ func subsetSplitCase(t *testing.T, cl cluster) *routertest.Case {
 			if err != nil {
 				return 0, 0, err
 			}
-			return routeWeights(vs, "primary", subset("canary"), subset("stable"))
+			return routeWeights(vs, "primary", isCanary, isStable)
 		},
 		EditWeight: func(ctx context.Context, w int32) error {
 			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-				setWeights(namedRoute(vs, "primary"), subset("canary"), int64(w), int64(100-w))
+				setWeights(namedRoute(vs, "primary"), isCanary, int64(w), int64(100-w))
 			})
 		},
 		ManagedRoutes: e.countManaged,
-		Break: func(ctx context.Context) error {
-			return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
-				route := namedRoute(vs, "primary")
-				route["route"] = route["route"].([]any)[:1] // only the stable subset
-			})
-		},
-		BreakMessage: `Canary DestinationRule subset "canary" is not found in HTTP route "primary" of VirtualService "my-app"`,
 	}
 }
 
