@@ -19,36 +19,15 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sluicehq/sluice/internal/acceptancedata"
 )
 
 // The acceptance data lives outside the repository (Argo Rollouts' own examples and the
-// manifests of the question sluice answers), read in place, never copied: from
-// $SLUICE_SHARED_DIR, else from a "shared" directory next to the repository or one of its
-// parents (../shared on developer machines), else /work/shared (this team's machines, where CI
-// may check the repository out elsewhere).
-var (
-	argoExamplesDir = filepath.Join(sharedDir(), "argo-examples")
-	questionDir     = filepath.Join(sharedDir(), "question")
-)
-
+// manifests of the question sluice answers), read in place, never copied; acceptancedata.Dir
+// finds it ($SLUICE_SHARED_DIR, else a shared/ directory beside the repository) or skips the
+// tests that use it (fails them under CI=true). The repository's own manifests are testdata/.
 const testdataDir = "testdata"
-
-func sharedDir() string {
-	if d := os.Getenv("SLUICE_SHARED_DIR"); d != "" {
-		return d
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			if fi, err := os.Stat(filepath.Join(dir, "shared", "argo-examples")); err == nil && fi.IsDir() {
-				return filepath.Join(dir, "shared")
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	return "/work/shared"
-}
 
 // knownUnparseable are documents no Kubernetes client can send: they are not valid YAML for a
 // JSON object. Each entry names the document (file#index) and a substring of the parse error.
@@ -77,13 +56,12 @@ func (m manifest) APIVersion() string { s, _ := m.Obj["apiVersion"].(string); re
 func (m manifest) IsArgo() bool { return strings.HasPrefix(m.APIVersion(), "argoproj.io/") }
 
 // readManifests returns every document of every YAML file under dir (recursively), named
-// relative to the parent of dir. A missing directory fails the test: the acceptance data is not
-// optional.
+// relative to the parent of dir. A missing directory fails the test.
 func readManifests(tb testing.TB, dir string, recursive bool) []manifest {
 	tb.Helper()
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
-		tb.Fatalf("acceptance data directory %s is missing (it must sit next to the repository): %v", dir, err)
+		tb.Fatalf("manifest directory %s is missing: %v", dir, err)
 	}
 	base := filepath.Dir(filepath.Clean(dir))
 	var files []string
@@ -163,11 +141,13 @@ func parseObject(doc []byte) (map[string]any, error) {
 
 // acceptanceManifests returns the argoproj.io documents of the acceptance data: every Argo
 // example (recursively) and the question's manifests. It checks that exactly the known
-// unparseable documents fail to parse.
+// unparseable documents fail to parse. Without the acceptance data it skips the test (fails it
+// under CI=true).
 func acceptanceManifests(tb testing.TB) []manifest {
 	tb.Helper()
-	all := readManifests(tb, argoExamplesDir, true)
-	all = append(all, readManifests(tb, questionDir, false)...)
+	shared := acceptancedata.Dir(tb)
+	all := readManifests(tb, filepath.Join(shared, "argo-examples"), true)
+	all = append(all, readManifests(tb, filepath.Join(shared, "question"), false)...)
 	var out []manifest
 	seenBad := map[string]bool{}
 	for _, m := range all {
