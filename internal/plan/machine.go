@@ -21,6 +21,9 @@ func (c *computation) resetOnChange() {
 	c.clearPauses()
 	c.st.Abort, c.st.AbortedAt, c.st.PromoteFull = false, nil, false
 	c.setIndex(0)
+	if !firstSight {
+		c.retireAllRuns()
+	}
 	if templateChanged && !firstSight {
 		c.event(false, "RolloutUpdated", "Rollout updated to revision %d", c.in.Revision)
 	}
@@ -61,6 +64,7 @@ func (c *computation) abortOrRetry() {
 		if c.st.AbortedAt == nil {
 			c.st.AbortedAt = &c.now
 			c.event(true, "RolloutAborted", "Rollout aborted update to revision %d", c.in.Revision)
+			c.retireAllRuns()
 		}
 		c.clearPauses()
 		c.st.PromoteFull = false
@@ -69,6 +73,7 @@ func (c *computation) abortOrRetry() {
 		c.st.AbortedAt = nil
 		c.setIndex(0)
 		c.retried = true
+		c.retireAllRuns()
 		c.event(false, "RolloutRetry", "Rollout retried update to revision %d", c.in.Revision)
 	}
 }
@@ -102,6 +107,8 @@ func (c *computation) stepDone(step *v1alpha1.CanaryStep) bool {
 		return c.routedAtTargets(canaryT, stableT)
 	case step.SetHeaderRoute != nil, step.SetMirrorRoute != nil:
 		return true // applied by the routers in this pass (managedRoutes)
+	case step.Analysis != nil:
+		return c.stepAnalysisDone(step.Analysis)
 	}
 	return false // Validate refuses every other kind
 }
@@ -176,6 +183,7 @@ func (c *computation) maybePromote() {
 	c.st.StableRS = c.in.NewHash
 	c.st.PromoteFull = false
 	c.clearPauses()
+	c.retireAllRuns()
 	c.event(false, "RolloutCompleted", "Rollout completed update to revision %d (%s): %s", c.in.Revision, c.in.NewHash, reason)
 	if c.stableRS != nil && c.stableRS != c.newRS {
 		c.others = append(c.others, c.stableRS)

@@ -52,7 +52,9 @@ type Input struct {
 	// Services are the pod-template hashes the canary and stable Services select now ("" when
 	// the Service is not configured or selects no hash yet).
 	Services ServiceSelectors
-	Now      time.Time
+	// AnalysisRuns are the AnalysisRuns the Rollout owns.
+	AnalysisRuns []AnalysisRun
+	Now          time.Time
 }
 
 // ServiceSelectors are the rollouts-pod-template-hash values the Rollout's Services select.
@@ -102,6 +104,12 @@ type Plan struct {
 	// CanaryAvailable and TotalAvailable give the effective canary share without a router:
 	// available canary pods over all available pods (see EffectiveWeight).
 	CanaryAvailable, TotalAvailable int32
+	// CreateAnalysisRuns are runs to create (analysis steps, background analysis);
+	// TerminateAnalysisRuns are runs to stop (spec.terminate), DeleteAnalysisRuns finished
+	// ones beyond the history limits.
+	CreateAnalysisRuns    []NewAnalysisRun
+	TerminateAnalysisRuns []string
+	DeleteAnalysisRuns    []string
 	// Events to record; RequeueAfter is when to look again even if nothing changes (0 = only on
 	// change).
 	Events       []Event
@@ -136,11 +144,15 @@ type computation struct {
 	// spentDown is how many available pods this pass's scale-downs take away: one
 	// maxUnavailable budget per pass, shared with the restart's evictions.
 	spentDown int32
+	// retireAll: a transition (new template or steps, abort, retry, promotion) retires every
+	// AnalysisRun; retired are the runs terminated in this pass.
+	retireAll bool
+	retired   map[string]bool
 }
 
 // Compute plans one reconcile pass. It is deterministic: the same input gives the same plan.
 func Compute(in Input) Plan {
-	c := &computation{in: in, ro: in.Rollout, now: metav1.NewTime(in.Now)}
+	c := &computation{in: in, ro: in.Rollout, now: metav1.NewTime(in.Now), retired: map[string]bool{}}
 	c.st = *in.Rollout.Status.DeepCopy()
 	c.plan.Replicas = map[string]int32{}
 	c.replicas = 1
@@ -177,12 +189,16 @@ func Compute(in Input) Plan {
 		} else {
 			c.setIndex(c.n())
 			c.clearPauses()
+			c.retireAllRuns()
 		}
 	}
+	c.backgroundAnalysis()
 	if !c.promoted() && !c.st.Abort && !c.ro.Spec.Paused {
 		c.advanceSteps()
 		c.maybePromote()
 	}
+	c.backgroundAnalysis() // (again: a run to start at the step just reached)
+	c.settleAnalysisRuns()
 	c.scale()
 	c.services()
 	c.counts()

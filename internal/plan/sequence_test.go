@@ -41,6 +41,9 @@ func (w *world) snapshot() string {
 	if ws := w.ro.Status.Canary.Weights; ws != nil {
 		weights = fmt.Sprintf(" | weight canary %d stable %d", ws.Canary.Weight, ws.Stable.Weight)
 	}
+	for _, r := range w.runs {
+		weights += fmt.Sprintf(" | run %s %s", r.Name, r.Phase)
+	}
 	return fmt.Sprintf("step %s %s %q | %s%s", idx, w.ro.Status.Phase, w.ro.Status.Message, strings.Join(parts, ", "), weights)
 }
 

@@ -81,8 +81,8 @@ func validateCanary(c *v1alpha1.CanaryStrategy) []string {
 		add(fmt.Sprintf(p+"canaryService and stableService must differ (both are %q)", c.CanaryService))
 	}
 	routed := c.TrafficRouting != nil
-	if c.Analysis != nil {
-		add(p + "analysis (background analysis) is not supported by sluice yet")
+	if c.Analysis != nil && len(c.Analysis.Templates) == 0 {
+		add(p + "analysis.templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate")
 	}
 	if c.AntiAffinity != nil {
 		add(p + "antiAffinity is not supported by sluice yet")
@@ -174,6 +174,10 @@ func validateStepKind(at, kind string, s *v1alpha1.CanaryStep, routed bool, maxW
 	case "setCanaryScale":
 		if !routed {
 			return at + ".setCanaryScale needs trafficRouting: without a router the canary size follows setWeight"
+		}
+	case "analysis":
+		if len(s.Analysis.Templates) == 0 {
+			return at + ".analysis.templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate"
 		}
 	case "setHeaderRoute", "setMirrorRoute":
 		if !routed {

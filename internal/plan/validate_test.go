@@ -43,7 +43,7 @@ func TestValidate(t *testing.T) {
 		}, "sets more than one of setWeight, pause"},
 		{"analysis step", func(ro *v1alpha1.Rollout) {
 			ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{}}
-		}, "steps[1]: analysis steps are not supported by sluice yet"},
+		}, "steps[1].analysis.templates must name at least one"},
 		{"setCanaryScale without router", func(ro *v1alpha1.Rollout) {
 			ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: new(int32(1))}}
 		}, "setCanaryScale needs trafficRouting"},
@@ -57,7 +57,7 @@ func TestValidate(t *testing.T) {
 		{"workloadRef", func(ro *v1alpha1.Rollout) { ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{Kind: "Deployment", Name: "x"} }, "workloadRef is not supported"},
 		{"background analysis", func(ro *v1alpha1.Rollout) {
 			ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{}
-		}, "analysis (background analysis) is not supported"},
+		}, "canary.analysis.templates must name at least one"},
 		{"progress threshold percent", func(ro *v1alpha1.Rollout) {
 			ro.Spec.Strategy.Canary.ReplicaProgressThreshold = &v1alpha1.ReplicaProgressThreshold{Type: v1alpha1.ProgressTypePercentage, Value: 150}
 		}, "replicaProgressThreshold.value must be 1..100"},

@@ -55,6 +55,7 @@ type world struct {
 	lastView map[string]rsView
 	evicted  map[string]bool // pods evicted (the controller remembers them: expectations)
 	serving  map[string]bool // hashes that got traffic before the current pass acted
+	analysisWorld
 }
 
 type simRS struct {
@@ -142,7 +143,7 @@ func (w *world) reconcile() Plan {
 		newRS = &simRS{ReplicaSet: ReplicaSet{Name: "ro-" + h, Hash: h, Revision: maxRev + 1}}
 		w.rss = append(w.rss, newRS)
 	}
-	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc}
+	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc, AnalysisRuns: w.analysisRuns()}
 	view := w.observe()
 	if w.stale && w.lastView != nil && w.pass%2 == 0 {
 		// The informer caches lag behind this controller's own writes: this pass sees the
@@ -219,6 +220,7 @@ func (w *world) reconcile() Plan {
 // act applies a plan in the controller's order; a router failure ends the pass before any
 // scale-down and without a status write.
 func (w *world) act(p *Plan) {
+	w.actAnalysis(p)
 	for _, rs := range w.rss { // 1. grow
 		if n, ok := p.Replicas[rs.Name]; ok && n > rs.Spec {
 			rs.Spec = n
@@ -516,6 +518,7 @@ func (rs *simRS) availableNow() int32 {
 // (available after readyDelay passes), extra ones deleted (unavailable ones first, then the
 // newest), as the ReplicaSet controller does.
 func (w *world) settle() {
+	w.settleAnalysis()
 	for _, rs := range w.rss {
 		for int32(len(rs.pods)) < rs.Spec {
 			w.podSeq++
