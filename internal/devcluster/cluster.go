@@ -90,6 +90,7 @@ type Cluster struct {
 	kubeconfig string
 	config     *rest.Config
 	procs      []*process // start order
+	planner    *podPlanner
 	stopOnce   sync.Once
 	stopErr    error
 	// Timings of the last start, for reports.
@@ -286,6 +287,9 @@ func (c *Cluster) start(ctx context.Context, progress io.Writer) error {
 		return err
 	}
 	c.procs = append(c.procs, kwok)
+	if c.planner, err = startPodPlanner(c.config); err != nil {
+		return err
+	}
 
 	for i := range c.opts.Nodes {
 		if err := createNode(ctx, cs, fmt.Sprintf("kwok-node-%d", i), c.opts.PodsPerNode); err != nil {
@@ -376,11 +380,15 @@ func (c *Cluster) Err() error {
 	return nil
 }
 
-// Stop ends every component, newest first (kwok … etcd), and removes a temporary RunDir.
+// Stop ends the pod planner and every component, newest first (kwok … etcd), and removes a
+// temporary RunDir.
 // It is safe to call more than once.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		var errs []error
+		if c.planner != nil {
+			c.planner.stop()
+		}
 		for _, p := range slices.Backward(c.procs) {
 			if err := p.stop(15 * time.Second); err != nil {
 				errs = append(errs, err)

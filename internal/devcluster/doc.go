@@ -11,7 +11,38 @@
 //
 //   - a pod without readinessGates becomes Running and Ready right away, with a unique IP;
 //   - a pod with readinessGates becomes Running but Ready only while every gate condition is
-//     "True"; tests flip a gate with a status patch on pods/status, and Ready follows both ways.
+//     "True"; tests flip a gate with a status patch on pods/status, and Ready follows both ways;
+//   - a pod with restartPolicy Never or OnFailure (every Job pod) plays out its containers'
+//     commands as a kubelet running them would, when they are made of the forms below: Running
+//     (and Ready) while they sleep, then Succeeded if every container exits 0, else Failed,
+//     with each container's state.terminated.exitCode. The real Job controller then retries per
+//     backoffLimit and enforces activeDeadlineSeconds.
+//
+// The forms understood, in a container's command followed by its args (args alone when there
+// is no command, as for busybox or alpine images):
+//
+//   - sleep N (seconds, fractions and an s/m/h/d suffix allowed), sleep infinity, true, false
+//     and :, run directly (/bin/sleep too);
+//   - sh -c SCRIPT (also /bin/sh, bash, ash, dash; the script may be the first arg, as in
+//     command: [sh, -c], args: ["exit 1"]), where SCRIPT is simple commands among sleep N,
+//     sleep infinity, exit, exit N, true, false and :, joined by && and separated by ; or
+//     newlines, with the shell's meaning (a && chain stops at a failing command, exit ends the
+//     script, the last status is the exit code): "sleep 5 && exit 1" runs 5 s and fails.
+//
+// Anything else (an application, a pipe, ||, a variable, quotes) is not understood: such a
+// container of a Job pod exits 0 at once (what every Job pod did before), and any other pod
+// with it runs until deleted. A pod ends when its last container does (sleep infinity: never),
+// to the second (the time is counted from status.startTime, which has whole seconds).
+// OnFailure is played as Never: a failing container fails the pod instead of restarting in
+// place, so a Job retries with a new pod; restartCount stays 0. Pods with restartPolicy
+// Always (Deployments, ReplicaSets, Rollouts) run until deleted, whatever their command. Init
+// containers, lifecycle hooks and probes are not played.
+//
+// The mechanism: a pod planner (pods.go), running in the process that started the cluster,
+// watches pods, computes the plan from the pod spec (podplan.go) and writes it on the pod as
+// the devcluster.sluice.dev/exit annotation (ExitAnnotation); kwok's sluice-pod-exit stage
+// then ends the pod at startTime + afterSeconds with the planned phase and exit codes. kwok
+// alone does the timing, so a slow or restarted planner only delays a pod's end.
 //
 // Child processes get SIGKILL when the process that started them dies (Linux pdeathsig), so a
 // panicking or interrupted test leaves nothing behind; Stop ends them gracefully.
