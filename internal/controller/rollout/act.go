@@ -23,6 +23,9 @@ import (
 // act makes the plan true, in the safety order: grow ReplicaSets, shrink ReplicaSets, point
 // Services, delete ReplicaSets beyond the history limit.
 func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, p *plan.Plan) error {
+	if err := r.actAnalysis(ctx, ro, obs, p); err != nil {
+		return err
+	}
 	var grow, shrink []string
 	for name, n := range p.Replicas {
 		if n > ptr.Deref(obs.replicaSets[name].Spec.Replicas, 1) {

@@ -44,6 +44,12 @@ type observed struct {
 	created string
 	// stale: the cache has not seen one of our writes to a ReplicaSet, or an eviction, yet.
 	stale bool
+	// runs are the AnalysisRuns the Rollout owns (by name), runFacts what the plan sees of
+	// them, runSpecs the spec of each analysis the Rollout refers to (by step index, or
+	// backgroundKey).
+	runs     map[string]*v1alpha1.AnalysisRun
+	runFacts []plan.AnalysisRun
+	runSpecs map[int]*v1alpha1.AnalysisRunSpec
 }
 
 // observe reads the ReplicaSets the Rollout owns and its Services, and makes sure the
@@ -96,6 +102,13 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			return nil, err
 		}
 		obs.invalid = r.checkReferences(ctx, ro, obs)
+		if obs.invalid == "" {
+			msg, err := r.observeAnalysis(ctx, ro, obs)
+			if err != nil {
+				return nil, err
+			}
+			obs.invalid = msg
+		}
 	}
 	for _, rs := range owned {
 		obs.replicaSets[rs.Name] = rs

@@ -98,7 +98,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	p := plan.Compute(plan.Input{
 		Rollout: ro, NewHash: obs.newHash, Revision: obs.revision, ReplicaSets: obs.facts,
-		Invalid: obs.invalid, Pods: obs.podFacts, Services: obs.selectors(ro), Now: r.Clock.Now(),
+		Invalid: obs.invalid, Pods: obs.podFacts, Services: obs.selectors(ro), AnalysisRuns: obs.runFacts, Now: r.Clock.Now(),
 	})
 	if !p.Invalid {
 		if err := r.act(ctx, ro, obs, &p); err != nil {
