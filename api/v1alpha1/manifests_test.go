@@ -177,8 +177,9 @@ func acceptanceManifests(tb testing.TB) []manifest {
 	return out
 }
 
-// testdataManifests returns the argoproj.io documents of testdata/*.yaml: hand-written objects
-// that set every field of the API (including status, which the cluster tests ignore).
+// testdataManifests returns the argoproj.io documents of testdata/*.yaml: the repository's own
+// objects, which between them set every field of the API, status included
+// (TestTestdataSetsEverySchemaField checks that).
 func testdataManifests(tb testing.TB) []manifest {
 	tb.Helper()
 	var out []manifest
