@@ -3,6 +3,8 @@ package cli
 import (
 	"cmp"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -51,6 +53,11 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 				o.LeaderElectionNamespace = cmp.Or(o.Namespace, ns)
 				ctrl.Log.Info("leader election outside the cluster", "leaseNamespace", o.LeaderElectionNamespace)
 			}
+			if o.ControllerNamespace == "" {
+				// Where provider credentials live: the pod's namespace in the cluster (as
+				// Argo's), out of it --namespace, else the kubeconfig context's.
+				o.ControllerNamespace = cmp.Or(os.Getenv("POD_NAMESPACE"), podNamespace(), o.Namespace, ns)
+			}
 			cfg.QPS, cfg.Burst = qps, burst
 			cfg.UserAgent = "sluice-controller"
 			mgr, err := controller.NewManager(cfg, o)
@@ -66,6 +73,8 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 	f.StringVarP(&o.Namespace, "namespace", "n", "", "only manage Rollouts in this namespace (default: all namespaces)")
 	f.StringVar(&o.InstanceID, "instance-id", "", "only manage Rollouts labelled argo-rollouts.argoproj.io/controller-instance-id=<id> (default: only unlabelled ones)")
 	f.IntVar(&o.Workers, "rollout-threads", 10, "number of Rollouts reconciled at once")
+	f.IntVar(&o.AnalysisWorkers, "analysis-threads", 30, "number of AnalysisRuns measured at once")
+	f.StringVar(&o.ControllerNamespace, "controller-namespace", "", "namespace of the metric providers' credential Secrets (datadog, newrelic, influxdb) (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader on a Lease so only one replica is active")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", "Prometheus metrics address (0 disables)")
@@ -107,3 +116,12 @@ func restConfig(kubeconfig, context string) (*rest.Config, string, error) {
 
 // discardLogs silences controller-runtime for in-process controllers (dev, demo).
 func discardLogs() { ctrl.SetLogger(logr.Discard()) }
+
+// podNamespace is the namespace of the pod the controller runs in ("" out of the cluster).
+func podNamespace() string {
+	b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,8 +18,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/controller/analysis"
 	"github.com/sluicehq/sluice/internal/controller/argolease"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
+	"github.com/sluicehq/sluice/internal/metricprovider"
+	"github.com/sluicehq/sluice/internal/metricprovider/registry"
 	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
 
@@ -49,6 +53,11 @@ type Options struct {
 	// ArgoLeaseNamespace is where Argo's Lease is looked for; "" means all namespaces (falling
 	// back to argo-rollouts and Namespace when a cluster-wide list is forbidden).
 	ArgoLeaseNamespace string
+	// ControllerNamespace is where metric provider credentials live (the datadog, newrelic
+	// and influxdb Secrets); "" means LeaderElectionNamespace.
+	ControllerNamespace string
+	// AnalysisWorkers is the number of AnalysisRuns measured at once (default 30, as Argo).
+	AnalysisWorkers int
 }
 
 // LeaderElectionID is the Lease name, as Argo's (argo-rollouts-controller-lock), so two
@@ -85,6 +94,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	analysisObjects, err := analysis.CacheOptions(o.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(byObject, analysisObjects)
 	cacheOpts := cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 	if o.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
@@ -134,7 +148,36 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := r.SetupWithManager(mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
 	}
+	if err := setupAnalysis(mgr, o); err != nil {
+		return nil, err
+	}
 	return mgr, nil
+}
+
+// setupAnalysis registers the AnalysisRun controller. Its providers read Secrets and Jobs
+// straight from the API server (no cluster-wide Secret informer); Jobs are created through
+// the same client.
+func setupAnalysis(mgr ctrl.Manager, o Options) error {
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return err
+	}
+	ns := o.ControllerNamespace
+	if ns == "" {
+		ns = o.LeaderElectionNamespace
+	}
+	workers := o.AnalysisWorkers
+	if workers <= 0 {
+		workers = 30 // as Argo
+	}
+	ar := &analysis.Reconciler{
+		Client:    mgr.GetClient(),
+		Providers: registry.New(metricprovider.Deps{Client: direct, Namespace: ns}),
+	}
+	if err := ar.SetupWithManager(mgr, workers); err != nil {
+		return fmt.Errorf("setting up the AnalysisRun controller: %w", err)
+	}
+	return nil
 }
 
 func orDefault(s, d string) string {
