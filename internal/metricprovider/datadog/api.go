@@ -60,9 +60,9 @@ func (c *apiClient) v1(ctx context.Context, m *v1alpha1.DatadogMetric) metricpro
 	meta := map[string]string{"query": m.Query}
 	if len(body.Series) > 0 {
 		points := body.Series[0].Pointlist
-		for i := len(points) - 1; i >= 0; i-- {
-			if len(points[i]) == 2 && points[i][1] != nil {
-				v := *points[i][1]
+		for _, point := range slices.Backward(points) {
+			if len(point) == 2 && point[1] != nil {
+				v := *point[1]
 				return metricprovider.Result{Value: v, Display: formatFloat(v), Metadata: meta}
 			}
 		}
