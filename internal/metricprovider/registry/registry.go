@@ -10,6 +10,7 @@ import (
 	"github.com/sluicehq/sluice/internal/metricprovider/datadog"
 	"github.com/sluicehq/sluice/internal/metricprovider/graphite"
 	"github.com/sluicehq/sluice/internal/metricprovider/influxdb"
+	"github.com/sluicehq/sluice/internal/metricprovider/job"
 	"github.com/sluicehq/sluice/internal/metricprovider/kayenta"
 	"github.com/sluicehq/sluice/internal/metricprovider/newrelic"
 	"github.com/sluicehq/sluice/internal/metricprovider/skywalking"
@@ -27,10 +28,10 @@ type Registry struct {
 func New(deps metricprovider.Deps) *Registry {
 	r := &Registry{providers: map[string]metricprovider.Provider{}}
 	for _, p := range []metricprovider.Provider{
-		// ---- prometheus and job: registered by their packages' owners here, e.g.
-		// prometheus.New(deps), job.New(deps). Until then For answers
-		// "provider X is not available". ----
+		// ---- prometheus: registered by its package's owner here (prometheus.New(deps));
+		// until then For answers "provider prometheus is not available". ----
 		web.New(),
+		job.New(deps),
 		datadog.New(deps),
 		newrelic.New(deps),
 		cloudwatch.New(deps),
