@@ -10,6 +10,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -226,5 +228,69 @@ func TestInconclusiveAnalysisPauses(t *testing.T) {
 	e.waitHealthy("my-rollout", time.Minute)
 	if got := e.runs(); len(got) != 2 {
 		t.Errorf("runs: %s; want the inconclusive one and a second", runNames(got))
+	}
+}
+
+// jobTemplate runs a Job per measurement; the local cluster plays out its shell command.
+func jobTemplate(script string, deadline int64) *v1alpha1.AnalysisTemplate {
+	js := v1alpha1.JobSpec{BackoffLimit: new(int32(0))}
+	if deadline > 0 {
+		js.ActiveDeadlineSeconds = &deadline
+	}
+	js.Template.Spec.RestartPolicy = "Never"
+	js.Template.Spec.Containers = []corev1.Container{{Name: "check", Image: "busybox", Command: []string{"sh", "-c", script}}}
+	return &v1alpha1.AnalysisTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: "smoke"},
+		Spec:       v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{{Name: "smoke-test", Provider: v1alpha1.MetricProvider{Job: &v1alpha1.JobMetric{Spec: js}}}}},
+	}
+}
+
+// The job provider passes and fails the same Rollout both ways, and a Job that runs past its
+// activeDeadlineSeconds fails it.
+func TestJobAnalysis(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tpl := jobTemplate("sleep 1 && exit 0", 0)
+	e.createObj(tpl)
+	step := v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "smoke"}}}}
+	e.create(canaryRollout(t, "jobs", 2, setWeight(50), step))
+	e.waitHealthy("jobs", time.Minute)
+
+	e.setImage("jobs", "nginx:1.26")
+	e.waitHealthy("jobs", time.Minute)
+
+	for _, tc := range []struct {
+		script   string
+		deadline int64
+		image    string
+		want     string
+	}{
+		{"sleep 1 && exit 1", 0, "nginx:1.27", "BackoffLimitExceeded"},
+		{"sleep infinity", 2, "nginx:1.28", "DeadlineExceeded"},
+	} {
+		cur := &v1alpha1.AnalysisTemplate{}
+		if err := e.c.Get(t.Context(), client.ObjectKey{Namespace: e.ns, Name: "smoke"}, cur); err != nil {
+			t.Fatal(err)
+		}
+		cur.Spec = jobTemplate(tc.script, tc.deadline).Spec
+		if err := e.c.Update(t.Context(), cur); err != nil {
+			t.Fatal(err)
+		}
+		e.statusPatch("jobs", `{"status":{"abort":false}}`)
+		e.setImage("jobs", tc.image)
+		e.waitFor(time.Minute, func() string {
+			st := e.rollout("jobs").Status
+			if st.Phase != v1alpha1.RolloutPhaseDegraded || !strings.Contains(st.Message, tc.want) {
+				return fmt.Sprintf("%s: waiting for an abort naming %s: %s %q", tc.script, tc.want, st.Phase, st.Message)
+			}
+			return ""
+		})
+	}
+	var jobs batchv1.JobList
+	if err := e.c.List(t.Context(), &jobs, client.InNamespace(e.ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.Items) != 3 {
+		t.Errorf("%d Jobs, want one per measurement (3)", len(jobs.Items))
 	}
 }
