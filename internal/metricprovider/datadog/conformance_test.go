@@ -83,9 +83,11 @@ func TestConformance(t *testing.T) {
 			t.Fatalf("unknown answer %s", a)
 			return v1alpha1.Metric{}
 		},
-		Want:       func(v float64) (any, string) { return v, strconv.FormatFloat(v, 'f', -1, 64) },
-		Query:      func(m v1alpha1.Metric) string { return m.Provider.Datadog.Query },
-		SetTimeout: func(m *v1alpha1.Metric, s int64) { m.Provider.Datadog.RequestTimeout = v1alpha1.DurationString(fmt.Sprintf("%ds", s)) },
-		Zero:       v1alpha1.Metric{Name: "zero", Provider: v1alpha1.MetricProvider{Datadog: &v1alpha1.DatadogMetric{}}},
+		Want:  func(v float64) (any, string) { return v, strconv.FormatFloat(v, 'f', -1, 64) },
+		Query: func(m v1alpha1.Metric) string { return m.Provider.Datadog.Query },
+		SetTimeout: func(m *v1alpha1.Metric, s int64) {
+			m.Provider.Datadog.RequestTimeout = v1alpha1.DurationString(fmt.Sprintf("%ds", s))
+		},
+		Zero: v1alpha1.Metric{Name: "zero", Provider: v1alpha1.MetricProvider{Datadog: &v1alpha1.DatadogMetric{}}},
 	})
 }
