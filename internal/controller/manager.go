@@ -148,7 +148,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := r.SetupWithManager(mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
 	}
-	if err := setupAnalysis(mgr, o); err != nil {
+	if err := setupAnalysis(mgr, o, r.ArgoLease); err != nil {
 		return nil, err
 	}
 	return mgr, nil
@@ -157,7 +157,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 // setupAnalysis registers the AnalysisRun controller. Its providers read Secrets and Jobs
 // straight from the API server (no cluster-wide Secret informer); Jobs are created through
 // the same client.
-func setupAnalysis(mgr ctrl.Manager, o Options) error {
+func setupAnalysis(mgr ctrl.Manager, o Options, argo rollout.ArgoLease) error {
 	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	if err != nil {
 		return err
@@ -173,6 +173,9 @@ func setupAnalysis(mgr ctrl.Manager, o Options) error {
 	ar := &analysis.Reconciler{
 		Client:    mgr.GetClient(),
 		Providers: registry.New(metricprovider.Deps{Client: direct, Namespace: ns}),
+	}
+	if argo != nil {
+		ar.ArgoLease = argo
 	}
 	if err := ar.SetupWithManager(mgr, workers); err != nil {
 		return fmt.Errorf("setting up the AnalysisRun controller: %w", err)

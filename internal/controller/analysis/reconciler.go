@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/analysis"
+	"github.com/sluicehq/sluice/internal/controller/argolease"
 	"github.com/sluicehq/sluice/internal/metricprovider"
 )
 
@@ -39,6 +40,11 @@ type Reconciler struct {
 	Providers Providers
 	// MeasurementTimeout bounds one measurement (default 1 minute).
 	MeasurementTimeout time.Duration
+	// ArgoLease, when set, holds every pass back while Argo Rollouts' own controller is
+	// running, so one run is never measured by both (the Rollouts wait the same way).
+	ArgoLease interface {
+		Check(ctx context.Context) (argolease.State, error)
+	}
 }
 
 // +kubebuilder:rbac:groups=argoproj.io,resources=analysisruns,verbs=get;list;watch;create;update;patch;delete
@@ -50,6 +56,16 @@ type Reconciler struct {
 
 // Reconcile takes the measurements that are due and writes the run's status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if r.ArgoLease != nil {
+		st, err := r.ArgoLease.Check(ctx)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("looking for a running Argo Rollouts controller (nothing done): %w", err)
+		}
+		if st.Live {
+			wait := st.Expires.Sub(r.Clock.Now()) + time.Second
+			return ctrl.Result{RequeueAfter: min(max(wait, time.Second), 15*time.Second)}, nil
+		}
+	}
 	orig := &v1alpha1.AnalysisRun{}
 	if err := r.Get(ctx, req.NamespacedName, orig); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
