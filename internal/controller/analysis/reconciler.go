@@ -33,7 +33,8 @@ type Providers interface {
 // Reconciler reconciles AnalysisRuns.
 type Reconciler struct {
 	client.Client
-	// Reader reads Secrets for secretKeyRef arguments, around the cache (no Secret informer).
+	// Reader reads around the cache: Secrets for secretKeyRef arguments (no Secret informer),
+	// and the run itself before it is measured.
 	Reader    client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
@@ -69,6 +70,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	orig := &v1alpha1.AnalysisRun{}
 	if err := r.Get(ctx, req.NamespacedName, orig); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !analysis.Completed(orig.Status.Phase) {
+		// A run being measured is read from the API server: a cache that has not seen this
+		// controller's last status write yet would take the same measurement twice.
+		if err := r.Reader.Get(ctx, req.NamespacedName, orig); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	if orig.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
