@@ -1,8 +1,11 @@
 package job_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/internal/devcluster/devclustertest"
 	"github.com/sluicehq/sluice/internal/metricprovider"
 	"github.com/sluicehq/sluice/internal/metricprovider/job"
+	"github.com/sluicehq/sluice/internal/metricprovider/providertest"
 )
 
 func TestMain(m *testing.M) {
@@ -255,14 +259,23 @@ func TestExistingJobOfTheRunIsAdoptedAndAnotherRunsIsNot(t *testing.T) {
 		t.Fatalf("%d Jobs (%v), want 1", len(jobs.Items), err)
 	}
 
-	impostor := e.run.DeepCopy()
-	impostor.Name, impostor.UID = "other", e.run.UID+"x"
+	// Another real run: an owner that does not exist would make the garbage collector delete
+	// the Job.
+	impostor := &v1alpha1.AnalysisRun{
+		ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: e.run.Namespace},
+		Spec:       *e.run.Spec.DeepCopy(),
+	}
+	if err := e.c.Create(t.Context(), impostor); err != nil {
+		t.Fatal(err)
+	}
 	j, err := e.job(a.Metadata[job.MetadataJobName])
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.OwnerReferences[0].UID = impostor.UID // the Job now claims another run
-	if err := e.c.Update(t.Context(), j); err != nil {
+	orig := j.DeepCopy()
+	j.OwnerReferences[0].UID, j.OwnerReferences[0].Name = impostor.UID, impostor.Name // another run's Job
+	// A merge patch: the Job controller updates the Job too, so an Update could conflict.
+	if err := e.c.Patch(t.Context(), j, client.MergeFrom(orig)); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.p.Measure(t.Context(), req); r.Err == nil {
@@ -295,6 +308,51 @@ func TestNameIsArgosWhenValidElseShortened(t *testing.T) {
 		}
 		if job.Name(uid, metric, 12) == job.Name(uid, metric+"x", 12) {
 			t.Errorf("Name(%q) collides with another metric's", metric)
+		}
+	}
+}
+
+// The conformance suite's value checks do not apply to a provider with its own verdict; its
+// Measure driver does, and so do its concurrency and zero-metric expectations.
+func TestConcurrentMeasurementsThroughProvidertest(t *testing.T) {
+	e := newEnv(t)
+	const n = 6
+	results := make([]metricprovider.Result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		script := []string{"exit 0", "sleep 1; exit 3"}[i%2]
+		req := e.request(fmt.Sprintf("m%d", i), jobMetric(script, nil))
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			results[i] = providertest.Measure(ctx, e.p, req)
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		want := []v1alpha1.AnalysisPhase{v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed}[i%2]
+		if r.Err != nil || r.Phase != want {
+			t.Errorf("measurement %d: %+v, want %s", i, r, want)
+		}
+	}
+}
+
+func TestZeroMetricsAndMeasurementsAreErrorsNotPanics(t *testing.T) {
+	e := newEnv(t)
+	for name, m := range map[string]v1alpha1.Metric{
+		"zero job block": {Name: "zero", Provider: v1alpha1.MetricProvider{Job: &v1alpha1.JobMetric{}}},
+		"no job block":   {Name: "none"},
+		"zero metric":    {},
+	} {
+		req := metricprovider.Request{Run: e.run, Metric: m, Now: time.Now()}
+		if r := e.p.Measure(t.Context(), req); r.Err == nil || r.Message == "" {
+			t.Errorf("%s: Measure = %+v, want an error that says why", name, r)
+		}
+		if r := e.p.Resume(t.Context(), req, v1alpha1.Measurement{}); r.Err == nil {
+			t.Errorf("%s: Resume of a measurement without job-name = %+v, want an error", name, r)
+		}
+		if r := e.p.Terminate(t.Context(), req, v1alpha1.Measurement{}); r.Err == nil {
+			t.Errorf("%s: Terminate of a measurement without job-name = %+v, want an error", name, r)
 		}
 	}
 }
