@@ -70,8 +70,12 @@ test-unit: ## Pure tests, no cluster (seconds).
 cluster-binaries: build ## Build (once, cached per user) the local cluster's binaries.
 	$(BIN)/sluice dev build
 
+.PHONY: test-servers
+test-servers: ## Install the servers metric-provider tests run against (Prometheus; apt-get, once).
+	./hack/install-test-servers.sh
+
 .PHONY: test
-test: cluster-binaries ## Everything: unit + local-cluster integration tests, then the fuzzer for FUZZTIME (the CI command).
+test: cluster-binaries test-servers ## Everything: unit + local-cluster integration tests, then the fuzzer for FUZZTIME (the CI command).
 	go test -count=1 -race -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(WHAT)
 	@if [ "$(WHAT)" = "./..." ]; then $(MAKE) --no-print-directory fuzz; fi
 

@@ -27,7 +27,8 @@ const (
 	// KindError answers with an error (a bad query, an HTTP 500).
 	KindError
 	// KindSlow answers Answer.Value after Answer.Delay. The backend must give up when the
-	// client goes away, so slow answers do not outlive the test.
+	// client goes away, so slow answers do not outlive the test (a Go handler notices only
+	// once it has read the request body: read it before waiting).
 	KindSlow
 	// KindUnreachable points the metric at an address nothing listens on (see
 	// UnreachableAddress).
