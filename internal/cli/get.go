@@ -41,7 +41,7 @@ func (o *getOptions) Validate() error {
 func newGetCommand() *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get",
-		Short: "Show a rollout as a tree (get rollout NAME)",
+		Short: "Show a rollout as a tree (get rollout NAME) or an AnalysisRun (get analysisrun NAME)",
 	}
 	o := &getOptions{}
 	cmd := &cobra.Command{
@@ -52,7 +52,9 @@ func newGetCommand() *cobra.Command {
 step running now and the next one (with the time left in a timed pause), the weight the steps
 request (SetWeight) and the share of requests the canary really gets (ActualWeight), with where
 it comes from: the pod ratio without trafficRouting, the router's weights with it. Below it, the
-tree Rollout → revisions → ReplicaSets → pods with each ReplicaSet's traffic share.
+tree Rollout → revisions → ReplicaSets → pods with each ReplicaSet's traffic share, and each
+revision's AnalysisRuns with their metrics: phase, measurement counts and the last measured
+value and message ('sluice get analysisrun NAME' shows every kept measurement).
 
 --watch redraws in place on a terminal (q or Ctrl-C quits) and prints each change as plain
 lines otherwise.`,
@@ -79,7 +81,7 @@ lines otherwise.`,
 	f.DurationVar(&o.timeout, "timeout", 0, "with --watch: stop after this long (0: until interrupted)")
 	f.DurationVar(&o.interval, "interval", time.Second, "with --watch: how often to refresh")
 	_ = f.MarkHidden("interval")
-	get.AddCommand(cmd)
+	get.AddCommand(cmd, newGetAnalysisRunCommand())
 	return get
 }
 
@@ -129,6 +131,10 @@ func RolloutInfo(ctx context.Context, c client.Client, key types.NamespacedName,
 			return nil, fmt.Errorf("listing pods: %w", err)
 		}
 	}
-	info := view.Build(view.Input{Rollout: ro, ReplicaSets: owned, Pods: pods.Items, Now: now})
+	runs, err := ownedAnalysisRuns(ctx, c, ro)
+	if err != nil {
+		return nil, err
+	}
+	info := view.Build(view.Input{Rollout: ro, ReplicaSets: owned, Pods: pods.Items, AnalysisRuns: runs, Now: now})
 	return &info, nil
 }

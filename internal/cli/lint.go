@@ -25,12 +25,16 @@ func newLintCommand() *cobra.Command {
 	o := &lintOptions{}
 	cmd := &cobra.Command{
 		Use:   "lint -f FILE",
-		Short: "Check Rollouts offline: the controller's validation plus references to other objects",
+		Short: "Check Rollouts and analysis templates offline: the controller's validation plus references to other objects",
 		Long: `lint reads every Rollout in the given files (several -f, or multi-document YAML) and reports,
 one line per problem:
 
   - what the sluice controller would refuse (InvalidSpec), including fields sluice does not
     implement yet, and fields no Rollout has (strict decoding);
+  - analysis: the AnalysisTemplates and ClusterAnalysisTemplates the analysis steps and the
+    background analysis name are in the files (clusterScope picks the kind), every template
+    argument gets a value (from the template or the Rollout's args), the metrics are valid,
+    and no metric of an analysis step measures forever (an interval without count);
   - references to objects in the same files: the canaryService and stableService Services
     exist and select the pod template's labels; trafficRouting.nginx's stable Ingress(es)
     exist, route to the stable Service and carry no canary annotations of their own; Istio's
@@ -40,7 +44,11 @@ one line per problem:
 
 It also prints warnings (lines with "warning:"), for what the controller accepts but handles
 differently from what the manifest may expect, such as NGINX annotations that would override
-the canary weight and that sluice ignores.
+the canary weight and that sluice ignores, and a successCondition or failureCondition that
+indexes result[0] without guarding for an empty result (len(result) == 0 || …): the most common
+reason an analysis fails is a query that returns no data.
+
+AnalysisTemplates and ClusterAnalysisTemplates in the files are checked on their own too.
 
 It exits 1 when it finds a problem, 0 otherwise (warnings alone do not fail it).`,
 		Example: `  sluice lint -f rollout.yaml
@@ -63,9 +71,10 @@ It exits 1 when it finds a problem, 0 otherwise (warnings alone do not fail it).
 }
 
 func (o *lintOptions) Run(docs []manifest, out io.Writer) error {
-	problems, warnings, rollouts := LintWithWarnings(docs)
-	if rollouts == 0 {
-		return fmt.Errorf("no Rollout in %s", strings.Join(o.files, ", "))
+	l := newLinter(docs)
+	problems, warnings, rollouts, templates := l.problems, l.warnings, l.rollouts, l.templates
+	if rollouts == 0 && templates == 0 {
+		return fmt.Errorf("no Rollout or analysis template in %s", strings.Join(o.files, ", "))
 	}
 	for _, p := range append(warnings, problems...) {
 		if _, err := fmt.Fprintln(out, p); err != nil {
@@ -75,15 +84,20 @@ func (o *lintOptions) Run(docs []manifest, out io.Writer) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("%d problem(s) in %s", len(problems), strings.Join(o.files, ", "))
 	}
-	_, err := fmt.Fprintf(out, "%d Rollout(s) checked, no problems\n", rollouts)
+	checked := fmt.Sprintf("%d Rollout(s)", rollouts)
+	if templates > 0 {
+		checked += fmt.Sprintf(" and %d analysis template(s)", templates)
+	}
+	_, err := fmt.Fprintf(out, "%s checked, no problems\n", checked)
 	return err
 }
 
 // linter holds the objects of the files, by kind and name.
 type linter struct {
-	objects  map[string]map[string]manifest // kind → name → document
-	problems []string
-	warnings []string
+	objects             map[string]map[string]manifest // kind → name → document
+	problems            []string
+	warnings            []string
+	rollouts, templates int
 }
 
 // Lint checks every Rollout among the documents and returns one line per problem, and the
@@ -96,6 +110,12 @@ func Lint(docs []manifest) (problems []string, rollouts int) {
 // LintWithWarnings is Lint plus one line per warning (what the controller accepts but handles
 // differently from what the manifest may expect; see trafficrouter.Warnings).
 func LintWithWarnings(docs []manifest) (problems, warnings []string, rollouts int) {
+	l := newLinter(docs)
+	return l.problems, l.warnings, l.rollouts
+}
+
+// newLinter checks every Rollout, AnalysisTemplate and ClusterAnalysisTemplate of docs.
+func newLinter(docs []manifest) *linter {
 	l := &linter{objects: map[string]map[string]manifest{}}
 	for _, d := range docs {
 		if l.objects[d.Kind] == nil {
@@ -104,13 +124,16 @@ func LintWithWarnings(docs []manifest) (problems, warnings []string, rollouts in
 		l.objects[d.Kind][d.Name] = d
 	}
 	for _, d := range docs {
-		if d.Kind != "Rollout" {
-			continue
+		switch d.Kind {
+		case "Rollout":
+			l.rollouts++
+			l.rollout(d)
+		case kindAnalysisTemplate, kindClusterAnalysisTemplate:
+			l.templates++
+			l.analysisTemplate(d)
 		}
-		rollouts++
-		l.rollout(d)
 	}
-	return l.problems, l.warnings, rollouts
+	return l
 }
 
 func (l *linter) rollout(d manifest) {
@@ -137,6 +160,7 @@ func (l *linter) rollout(d manifest) {
 	if c == nil {
 		return
 	}
+	l.rolloutAnalyses(report, ro)
 	for _, s := range []struct{ field, name string }{{"canaryService", c.CanaryService}, {"stableService", c.StableService}} {
 		if s.name != "" {
 			l.service(report, ro, s.field, s.name)

@@ -41,13 +41,17 @@ func PlanTable(in PlanInput, o Options) string {
 	table = append(table, []string{"STEP", "ACTION", "SETWEIGHT", "CANARY", "STABLE", "TOTAL", "SHARE", "CANARY", "STABLE", "TOTAL", "SHARE"})
 	n := len(c.Steps)
 	var pauses time.Duration
-	indefinite := 0
+	indefinite, analyses := 0, 0
 	for _, r := range rows {
 		step := "-"
 		if r.Index >= 0 && int(r.Index) < n {
 			step = strconv.Itoa(int(r.Index) + 1)
 		}
 		action := r.Step
+		if r.Index >= 0 && int(r.Index) < n && c.Steps[r.Index].Analysis != nil {
+			action = "analysis: " + TemplateNames(c.Steps[r.Index].Analysis)
+			analyses++
+		}
 		if r.Indefinite {
 			action += " (until promoted)"
 			indefinite++
@@ -83,6 +87,7 @@ func PlanTable(in PlanInput, o Options) string {
 	case pauses > 0:
 		fmt.Fprintf(&b, "Pauses: %s in total.\n", pauses)
 	}
+	b.WriteString(planAnalysis(c, analyses))
 	exact, ok := plan.ExactReplicas(c.Steps, ExactReplicasLimit)
 	inexact := 0
 	for _, r := range rows {
@@ -118,3 +123,28 @@ func PlanTable(in PlanInput, o Options) string {
 }
 
 func itoa(v int32) string { return strconv.Itoa(int(v)) }
+
+// planAnalysis describes the analysis steps and the background analysis: what the Rollout
+// waits for, and what a Failed, Error or Inconclusive run does.
+func planAnalysis(c *v1alpha1.CanaryStrategy, steps int) string {
+	if steps == 0 && c.Analysis == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Analysis:\n")
+	for i := range c.Steps {
+		if a := c.Steps[i].Analysis; a != nil {
+			fmt.Fprintf(&b, "  step %d: templates %s: waits for the AnalysisRun; Successful goes on, Failed/Error aborts, Inconclusive pauses until promoted\n",
+				i+1, TemplateNames(a))
+		}
+	}
+	if bg := c.Analysis; bg != nil {
+		from := "from the start of the update"
+		if bg.StartingStep != nil && *bg.StartingStep > 0 {
+			from = fmt.Sprintf("from step %d (startingStep: %d)", *bg.StartingStep+1, *bg.StartingStep)
+		}
+		fmt.Fprintf(&b, "  background: templates %s, %s until promotion, next to the steps; Failed/Error aborts, Inconclusive pauses until promoted\n",
+			TemplateNames(&bg.RolloutAnalysis), from)
+	}
+	return b.String()
+}

@@ -18,13 +18,14 @@ import (
 	"github.com/sluicehq/sluice/internal/plan"
 )
 
-// Input is what the tree is built from: a Rollout, the ReplicaSets it owns, their pods and the
-// current time (for ages and the time left in a pause).
+// Input is what the tree is built from: a Rollout, the ReplicaSets and AnalysisRuns it owns,
+// the ReplicaSets' pods and the current time (for ages and the time left in a pause).
 type Input struct {
-	Rollout     *v1alpha1.Rollout
-	ReplicaSets []appsv1.ReplicaSet
-	Pods        []corev1.Pod
-	Now         time.Time
+	Rollout      *v1alpha1.Rollout
+	ReplicaSets  []appsv1.ReplicaSet
+	Pods         []corev1.Pod
+	AnalysisRuns []v1alpha1.AnalysisRun
+	Now          time.Time
 }
 
 // RolloutInfo is the state of a Rollout as `sluice get rollout` shows it (and prints with
@@ -48,8 +49,10 @@ type RolloutInfo struct {
 	SetWeight    *int32   `json:"setWeight,omitempty"`
 	ActualWeight *float64 `json:"actualWeight,omitempty"`
 	Traffic      Traffic  `json:"traffic"`
-	Images       []Image  `json:"images,omitempty"`
-	Replicas     Replicas `json:"replicas"`
+	// Analysis are the runs status.canary names: the current step's and the background one.
+	Analysis []AnalysisStatus `json:"analysis,omitempty"`
+	Images   []Image          `json:"images,omitempty"`
+	Replicas Replicas         `json:"replicas"`
 	// Revisions, newest first.
 	Revisions []Revision `json:"revisions,omitempty"`
 	Age       string     `json:"age,omitempty"`
@@ -82,10 +85,11 @@ type Replicas struct {
 	Available int32 `json:"available"`
 }
 
-// Revision groups the ReplicaSets of one rollout.argoproj.io/revision.
+// Revision groups the ReplicaSets and AnalysisRuns of one rollout.argoproj.io/revision.
 type Revision struct {
-	Number      int64           `json:"number"`
-	ReplicaSets []ReplicaSetRow `json:"replicaSets"`
+	Number       int64            `json:"number"`
+	ReplicaSets  []ReplicaSetRow  `json:"replicaSets"`
+	AnalysisRuns []AnalysisRunRow `json:"analysisRuns,omitempty"`
 }
 
 // ReplicaSetRow is one ReplicaSet of the tree.
@@ -179,7 +183,8 @@ func Build(in Input) RolloutInfo {
 		traffic(&info, ro, rows)
 	}
 	info.Images = images(ro, in.ReplicaSets)
-	info.Revisions = revisions(rows)
+	info.Revisions = addAnalysisRuns(revisions(rows), in.AnalysisRuns, rows, in.Now)
+	info.Analysis = analysisStatuses(ro)
 	return info
 }
 
@@ -222,9 +227,9 @@ func canarySteps(info *RolloutInfo, ro *v1alpha1.Rollout, now time.Time) {
 		return
 	}
 	step := &steps[i]
-	info.CurrentStep = plan.DescribeStep(step)
+	info.CurrentStep = describeStep(step)
 	if i+1 < n {
-		info.NextStep = plan.DescribeStep(&steps[i+1])
+		info.NextStep = describeStep(&steps[i+1])
 	} else {
 		info.NextStep = "promotion (all steps done)"
 	}

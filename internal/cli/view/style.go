@@ -40,9 +40,9 @@ func (o Options) paint(status, s string) string {
 		return s
 	}
 	switch status {
-	case "Healthy", "Running", "Succeeded", "Completed":
+	case "Healthy", "Running", "Succeeded", "Completed", "Successful":
 		return styleGreen.Render(s)
-	case "Progressing", "Pending", "ContainerCreating", "Terminating", "Paused":
+	case "Progressing", "Pending", "ContainerCreating", "Terminating", "Paused", "Inconclusive":
 		return styleYellow.Render(s)
 	case "Degraded", "Failed", "Error", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "warning":
 		return styleRed.Render(s)

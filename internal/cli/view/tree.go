@@ -2,6 +2,7 @@ package view
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -54,6 +55,7 @@ func Tree(info *RolloutInfo, o Options) string {
 			summary = append(summary, []string{"", o.paint("faint", info.Traffic.Why)})
 		}
 	}
+	summary = append(summary, analysisSummary(info.Analysis, o)...)
 	for i, img := range info.Images {
 		label := ""
 		if i == 0 {
@@ -79,10 +81,11 @@ func Tree(info *RolloutInfo, o Options) string {
 	}
 	b.WriteString("\n")
 
-	rows := [][]string{
-		{"NAME", "KIND", "STATUS", "AGE", "INFO"},
-		{IconRollout + " " + info.Name, "Rollout", o.paint(info.Phase, statusIcon(info.Phase)+" "+info.Phase), info.Age, ""},
-	}
+	rows := make([][]string, 0, 2+len(info.Revisions))
+	rows = append(rows,
+		[]string{"NAME", "KIND", "STATUS", "AGE", "INFO"},
+		[]string{IconRollout + " " + info.Name, "Rollout", o.paint(info.Phase, statusIcon(info.Phase)+" "+info.Phase), info.Age, ""},
+	)
 	for ri, rev := range info.Revisions {
 		lastRev := ri == len(info.Revisions)-1
 		branch, cont := "├──", "│  "
@@ -90,42 +93,98 @@ func Tree(info *RolloutInfo, o Options) string {
 			branch, cont = "└──", "   "
 		}
 		rows = append(rows, []string{fmt.Sprintf("%s%s revision:%d", branch, IconRevision, rev.Number), "", "", "", ""})
-		for si, rs := range rev.ReplicaSets {
-			lastRS := si == len(rev.ReplicaSets)-1
-			b2, c2 := "├──", "│  "
-			if lastRS {
-				b2, c2 = "└──", "   "
-			}
-			infoCol := append([]string{}, rs.Tags...)
-			if rs.Current > 0 || rs.Traffic > 0 {
-				src := "of pods"
-				if rs.TrafficFrom == "router" {
-					src = "by router"
-				}
-				infoCol = append(infoCol, fmt.Sprintf("traffic %s %s", pct(rs.Traffic), src))
-			}
-			rows = append(rows, []string{
-				cont + b2 + IconReplicaSet + " " + rs.Name, "ReplicaSet",
-				o.paint(rs.Status, statusIcon(rs.Status)+" "+rs.Status), rs.Age, strings.Join(infoCol, ", "),
-			})
-			for pi, p := range rs.Pods {
-				b3 := "├──"
-				if pi == len(rs.Pods)-1 {
-					b3 = "└──"
-				}
-				pinfo := "ready:" + p.Ready
-				if p.Restarts > 0 {
-					pinfo += fmt.Sprintf(",restarts:%d", p.Restarts)
-				}
-				rows = append(rows, []string{
-					cont + c2 + b3 + IconPod + " " + p.Name, "Pod",
-					o.paint(p.Status, statusIcon(p.Status)+" "+p.Status), p.Age, pinfo,
-				})
-			}
-		}
+		rows = append(rows, replicaSetTreeRows(rev, cont, o)...)
+		rows = append(rows, analysisRunRows(rev.AnalysisRuns, cont, o)...)
 	}
 	for _, l := range columns(rows) {
 		b.WriteString(l + "\n")
 	}
 	return b.String()
+}
+
+// replicaSetTreeRows are the tree rows of a revision's ReplicaSets and their pods, indented by
+// cont.
+func replicaSetTreeRows(rev Revision, cont string, o Options) [][]string {
+	var rows [][]string
+	for si, rs := range rev.ReplicaSets {
+		lastRS := si == len(rev.ReplicaSets)-1 && len(rev.AnalysisRuns) == 0
+		b2, c2 := "├──", "│  "
+		if lastRS {
+			b2, c2 = "└──", "   "
+		}
+		infoCol := append([]string{}, rs.Tags...)
+		if rs.Current > 0 || rs.Traffic > 0 {
+			src := "of pods"
+			if rs.TrafficFrom == "router" {
+				src = "by router"
+			}
+			infoCol = append(infoCol, fmt.Sprintf("traffic %s %s", pct(rs.Traffic), src))
+		}
+		rows = append(rows, []string{
+			cont + b2 + IconReplicaSet + " " + rs.Name, "ReplicaSet",
+			o.paint(rs.Status, statusIcon(rs.Status)+" "+rs.Status), rs.Age, strings.Join(infoCol, ", "),
+		})
+		for pi, p := range rs.Pods {
+			b3 := "├──"
+			if pi == len(rs.Pods)-1 {
+				b3 = "└──"
+			}
+			pinfo := "ready:" + p.Ready
+			if p.Restarts > 0 {
+				pinfo += fmt.Sprintf(",restarts:%d", p.Restarts)
+			}
+			rows = append(rows, []string{
+				cont + c2 + b3 + IconPod + " " + p.Name, "Pod",
+				o.paint(p.Status, statusIcon(p.Status)+" "+p.Status), p.Age, pinfo,
+			})
+		}
+	}
+	return rows
+}
+
+// analysisRunRows are the tree rows of a revision's AnalysisRuns and their metrics, indented
+// by cont.
+func analysisRunRows(runs []AnalysisRunRow, cont string, o Options) [][]string {
+	var rows [][]string
+	for ai, ar := range runs {
+		b2, c2 := "├──", "│  "
+		if ai == len(runs)-1 {
+			b2, c2 = "└──", "   "
+		}
+		info := []string{strings.ToLower(ar.Type)}
+		if c := counts(ar.Successful, ar.Failed, ar.Inconclusive, ar.Error); c != "" {
+			info = append(info, c)
+		}
+		rows = append(rows, []string{
+			cont + b2 + IconAnalysisRun + " " + ar.Name, "AnalysisRun",
+			o.paint(ar.Phase, analysisIcon(ar.Phase)+" "+ar.Phase), ar.Age, strings.Join(slices.DeleteFunc(info, func(s string) bool { return s == "" }), ", "),
+		})
+		for mi, m := range ar.Metrics {
+			b3 := "├──"
+			if mi == len(ar.Metrics)-1 {
+				b3 = "└──"
+			}
+			rows = append(rows, []string{
+				cont + c2 + b3 + m.Name, "Metric", o.paint(m.Phase, analysisIcon(m.Phase)+" "+m.Phase), "", metricInfo(m),
+			})
+		}
+	}
+	return rows
+}
+
+// analysisSummary are the summary lines of the runs status.canary names.
+func analysisSummary(runs []AnalysisStatus, o Options) [][]string {
+	lines := make([][]string, 0, len(runs))
+	for i, a := range runs {
+		label := ""
+		if i == 0 {
+			label = "  Analysis:"
+		}
+		s := fmt.Sprintf("%s (%s) %s", a.Name, strings.ToLower(a.Type), o.paint(a.Phase, analysisIcon(a.Phase)+" "+a.Phase))
+		if a.Message != "" {
+			s += ": " + Shorten(a.Message, 100)
+		}
+		lines = append(lines, []string{label, s})
+	}
+	return lines
 }
