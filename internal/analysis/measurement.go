@@ -50,6 +50,13 @@ func Measurement(m *v1alpha1.Metric, r metricprovider.Result, started, now time.
 	}
 	out.Message = Redact(out.Message, secrets)
 	out.Value = Redact(out.Value, secrets)
+	if len(secrets) > 0 && len(out.Metadata) > 0 {
+		md := make(map[string]string, len(out.Metadata))
+		for k, v := range out.Metadata {
+			md[k] = Redact(v, secrets)
+		}
+		out.Metadata = md
+	}
 	return out
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/metricprovider/job"
 	"github.com/sluicehq/sluice/internal/metricprovider/kayenta"
 	"github.com/sluicehq/sluice/internal/metricprovider/newrelic"
+	"github.com/sluicehq/sluice/internal/metricprovider/prometheus"
 	"github.com/sluicehq/sluice/internal/metricprovider/skywalking"
 	"github.com/sluicehq/sluice/internal/metricprovider/wavefront"
 	"github.com/sluicehq/sluice/internal/metricprovider/web"
@@ -28,8 +29,7 @@ type Registry struct {
 func New(deps metricprovider.Deps) *Registry {
 	r := &Registry{providers: map[string]metricprovider.Provider{}}
 	for _, p := range []metricprovider.Provider{
-		// ---- prometheus: registered by its package's owner here (prometheus.New(deps));
-		// until then For answers "provider prometheus is not available". ----
+		prometheus.New(),
 		web.New(),
 		job.New(deps),
 		datadog.New(deps),
