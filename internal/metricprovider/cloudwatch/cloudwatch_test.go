@@ -21,12 +21,13 @@ var now = time.Date(2026, 2, 3, 4, 5, 0, 0, time.UTC)
 
 // fakeCloudWatch answers GetMetricData in the Smithy RPC v2 CBOR protocol the SDK speaks
 // (POST /service/GraniteServiceVersion20100801/operation/GetMetricData). It checks the SigV4
-// credential and records the decoded request.
+// credential and records the decoded request, or, when reply is set, lets reply answer it.
 type fakeCloudWatch struct {
 	t      *testing.T
 	answer map[string]any
 	status int
 	got    map[string]any
+	reply  func(w http.ResponseWriter, r *http.Request, got map[string]any)
 }
 
 func (f *fakeCloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -43,11 +44,16 @@ func (f *fakeCloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, _ := io.ReadAll(r.Body)
-	f.got = nil
-	if err := cbor.Unmarshal(b, &f.got); err != nil {
+	var got map[string]any
+	if err := cbor.Unmarshal(b, &got); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if f.reply != nil {
+		f.reply(w, r, got)
+		return
+	}
+	f.got = got
 	if f.status != 0 {
 		w.WriteHeader(f.status)
 	}

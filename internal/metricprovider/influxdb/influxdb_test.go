@@ -30,6 +30,25 @@ const twoTables = "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateT
 
 func serve(t *testing.T, status int, answer string) Credentials {
 	t.Helper()
+	return serveWith(t, func(w http.ResponseWriter, _ *http.Request, query string) {
+		switch {
+		case query != flux:
+			http.Error(w, "want the Flux query in the JSON body", http.StatusBadRequest)
+		case status != http.StatusOK:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, answer)
+		default:
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			_, _ = io.WriteString(w, answer)
+		}
+	})
+}
+
+// serveWith is InfluxDB's query API: it checks the token, the org and the JSON body, then lets
+// reply answer the Flux query.
+func serveWith(t *testing.T, reply func(w http.ResponseWriter, r *http.Request, query string)) Credentials {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Query string `json:"query"`
@@ -43,15 +62,10 @@ func serve(t *testing.T, status int, answer string) Credentials {
 			_, _ = io.WriteString(w, `{"code":"unauthorized","message":"unauthorized access"}`)
 		case r.Method != http.MethodPost || r.URL.Path != "/api/v2/query" || r.URL.Query().Get("org") != "acme":
 			http.Error(w, "want POST /api/v2/query?org=acme", http.StatusBadRequest)
-		case json.Unmarshal(b, &body) != nil || body.Query != flux:
-			http.Error(w, "want the Flux query in the JSON body", http.StatusBadRequest)
-		case status != http.StatusOK:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, answer)
+		case json.Unmarshal(b, &body) != nil || body.Query == "":
+			http.Error(w, "want a Flux query in the JSON body", http.StatusBadRequest)
 		default:
-			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-			_, _ = io.WriteString(w, answer)
+			reply(w, r, body.Query)
 		}
 	}))
 	t.Cleanup(srv.Close)

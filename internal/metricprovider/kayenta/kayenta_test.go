@@ -20,7 +20,8 @@ import (
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // fakeKayenta keeps canary configs and executions like Kayenta's REST API: an execution
-// completes after `polls` GETs with the score given.
+// completes after `polls` GETs with the score given. Executions of the config "conformance"
+// are steered by their experiment scope instead (see conformance).
 type fakeKayenta struct {
 	mu     sync.Mutex
 	score  float64
@@ -30,16 +31,20 @@ type fakeKayenta struct {
 }
 
 func (f *fakeKayenta) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/canary/"+conformanceConfigID || strings.HasPrefix(r.URL.Path, "/canary/"+answerPrefix) {
+		conformance(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/canaryConfig":
 		if r.URL.Query().Get("application") != "guestbook" || r.URL.Query().Get("configurationAccountName") != "cfg" {
 			_, _ = io.WriteString(w, `[]`)
 			return
 		}
-		_, _ = io.WriteString(w, `[{"id":"c-1","name":"other","applications":["guestbook"]},{"id":"c-2","name":"my-test","applications":["guestbook"]}]`)
+		_, _ = io.WriteString(w, `[{"id":"c-1","name":"other","applications":["guestbook"]},{"id":"c-2","name":"my-test","applications":["guestbook"]},{"id":"`+conformanceConfigID+`","name":"conformance","applications":["guestbook"]}]`)
 	case r.Method == http.MethodPost && r.URL.Path == "/canary/c-2":
 		f.query = r.URL.Query()
 		b, _ := io.ReadAll(r.Body)

@@ -28,6 +28,10 @@ const DefaultProfile = "newrelic"
 
 const defaultTimeout = 5 // seconds, the NRQL default
 
+// timeoutGrace is how long past the NRQL timeout the HTTP client waits for NerdGraph to answer
+// (with its own timeout error, when the query ran out of time) before giving up itself.
+const timeoutGrace = 3 * time.Second
+
 var regionURLs = map[string]string{
 	"us": "https://api.newrelic.com/graphql",
 	"eu": "https://api.eu.newrelic.com/graphql",
@@ -109,7 +113,7 @@ func (p *Provider) Measure(ctx context.Context, req metricprovider.Request) metr
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("API-Key", creds.APIKey)
-	hc := &http.Client{Timeout: time.Duration(timeout)*time.Second + 10*time.Second}
+	hc := &http.Client{Timeout: time.Duration(timeout)*time.Second + timeoutGrace}
 	resp, err := hc.Do(hreq)
 	if err != nil {
 		return metricprovider.Errorf(fmt.Errorf("newrelic: %w", err))

@@ -29,6 +29,16 @@ type gqlRequest struct {
 // serve is a NerdGraph endpoint that checks the key and the account and answers *answer.
 func serve(t *testing.T, answer *string, got *gqlRequest) Credentials {
 	t.Helper()
+	return serveWith(t, func(w http.ResponseWriter, _ *http.Request, req gqlRequest) {
+		*got = req
+		_, _ = io.WriteString(w, *answer)
+	})
+}
+
+// serveWith is a NerdGraph endpoint that checks the key and the GraphQL request, then lets
+// reply answer it.
+func serveWith(t *testing.T, reply func(w http.ResponseWriter, r *http.Request, req gqlRequest)) Credentials {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method != http.MethodPost || r.URL.Path != "/graphql" {
@@ -41,11 +51,12 @@ func serve(t *testing.T, answer *string, got *gqlRequest) Credentials {
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(b, got); err != nil || !strings.Contains(got.Query, "nrql(query: $query, timeout: $timeout)") {
+		var req gqlRequest
+		if err := json.Unmarshal(b, &req); err != nil || !strings.Contains(req.Query, "nrql(query: $query, timeout: $timeout)") {
 			http.Error(w, "bad GraphQL request", http.StatusBadRequest)
 			return
 		}
-		_, _ = io.WriteString(w, *answer)
+		reply(w, r, req)
 	}))
 	t.Cleanup(srv.Close)
 	return Credentials{APIKey: "NRAK-1", AccountID: 42, NerdGraphURL: srv.URL + "/graphql"}

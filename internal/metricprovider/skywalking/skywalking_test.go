@@ -21,18 +21,29 @@ const query = `query queryData($duration: Duration!) {
 
 func serve(t *testing.T, answer *string, got *graphqlRequest) string {
 	t.Helper()
+	return serveWith(t, func(w http.ResponseWriter, _ *http.Request, req graphqlRequest) {
+		*got = req
+		_, _ = io.WriteString(w, *answer)
+	})
+}
+
+// serveWith is SkyWalking's /graphql endpoint: it checks and decodes the request, then lets
+// reply answer it.
+func serveWith(t *testing.T, reply func(w http.ResponseWriter, r *http.Request, req graphqlRequest)) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/graphql" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			http.Error(w, "want POST /graphql with JSON", http.StatusBadRequest)
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(b, got); err != nil {
+		var req graphqlRequest
+		if err := json.Unmarshal(b, &req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, *answer)
+		reply(w, r, req)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,21 +22,30 @@ var now = time.UnixMilli(1700000000123)
 
 func serve(t *testing.T, answer *string) (*Provider, string) {
 	t.Helper()
+	addr := serveWith(t, now, func(w http.ResponseWriter, _ *http.Request, _ string) { _, _ = io.WriteString(w, *answer) })
+	return NewWithTokens(map[string]string{addr: "tok"}), addr
+}
+
+// serveWith is the chart API: it checks the token and the parameters (s must be at in ms, or
+// any time in ms when at is zero), then lets reply answer the query.
+func serveWith(t *testing.T, at time.Time, reply func(w http.ResponseWriter, r *http.Request, query string)) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		s, err := strconv.ParseInt(q.Get("s"), 10, 64)
 		switch {
 		case r.Header.Get("Authorization") != "Bearer tok":
 			http.Error(w, `{"message":"unauthorized"}`, http.StatusUnauthorized)
-		case r.URL.Path != "/api/v2/chart/api" || q.Get("s") != "1700000000123" || q.Get("g") != "s" || q.Get("p") != "1":
+		case r.URL.Path != "/api/v2/chart/api" || err != nil || (!at.IsZero() && s != at.UnixMilli()) || q.Get("g") != "s" || q.Get("p") != "1":
 			http.Error(w, "want /api/v2/chart/api with s=now in ms, g=s, p=1", http.StatusBadRequest)
 		case q.Get("q") == "":
 			http.Error(w, `{"message":"query is required"}`, http.StatusBadRequest)
 		default:
-			_, _ = io.WriteString(w, *answer)
+			reply(w, r, q.Get("q"))
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return NewWithTokens(map[string]string{srv.URL: "tok"}), srv.URL
+	return srv.URL
 }
 
 func request(address, query string) metricprovider.Request {
