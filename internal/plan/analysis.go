@@ -26,8 +26,10 @@ type AnalysisRun struct {
 	Type      string
 	Hash      string
 	StepIndex *int32
-	Phase     v1alpha1.AnalysisPhase
-	Message   string
+	// Revision is the rollout.argoproj.io/revision annotation (0: unknown).
+	Revision int64
+	Phase    v1alpha1.AnalysisPhase
+	Message  string
 	// Terminated is spec.terminate: the Rollout is done with it.
 	Terminated bool
 	Created    time.Time
@@ -62,9 +64,17 @@ func AnalysisRunName(rollout, hash string, revision int64, step *int32, attempt 
 	return name
 }
 
-// retireAllRuns marks every run the Rollout still holds for termination (a new template or new
-// steps, an abort, a retry, a promotion): none of their results may decide what follows.
+// retireAllRuns marks every run the Rollout still holds for termination (new steps, an abort,
+// a promotion): none of their results may decide what follows.
 func (c *computation) retireAllRuns() { c.retireAll = true }
+
+// retireRunsBefore retires the runs created before t (a retry retires those from before the
+// abort; runs the retry itself started survive a pass that has to be repeated).
+func (c *computation) retireRunsBefore(t time.Time) { c.retireBefore = &t }
+
+func (c *computation) retiring(r *AnalysisRun) bool {
+	return c.retireAll || c.retired[r.Name] || (c.retireBefore != nil && r.Created.Before(*c.retireBefore))
+}
 
 // currentRun is the newest run of a type (and step) for the current template that the Rollout
 // has not retired.
@@ -72,7 +82,7 @@ func (c *computation) currentRun(typ string, step *int32) *AnalysisRun {
 	var cur *AnalysisRun
 	for i := range c.in.AnalysisRuns {
 		r := &c.in.AnalysisRuns[i]
-		if r.Type != typ || r.Hash != c.in.NewHash || r.Terminated || c.retired[r.Name] || c.retireAll {
+		if r.Type != typ || r.Hash != c.in.NewHash || (r.Revision != 0 && r.Revision != c.in.Revision) || r.Terminated || c.retiring(r) {
 			continue
 		}
 		if (step == nil) != (r.StepIndex == nil) || (step != nil && *step != *r.StepIndex) {
@@ -207,7 +217,7 @@ func (c *computation) backgroundAnalysis() {
 // ones beyond the history limits.
 func (c *computation) settleAnalysisRuns() {
 	current := map[string]bool{}
-	if !c.retireAll && !c.st.Abort && !c.promoted() {
+	if !c.st.Abort && !c.promoted() {
 		for _, s := range []*v1alpha1.RolloutAnalysisRunStatus{c.st.Canary.CurrentStepAnalysisRunStatus, c.st.Canary.CurrentBackgroundAnalysisRunStatus} {
 			if s != nil {
 				current[s.Name] = true
@@ -226,8 +236,8 @@ func (c *computation) settleAnalysisRuns() {
 		r := &c.in.AnalysisRuns[i]
 		finished := isFinished(r.Phase)
 		switch {
-		case current[r.Name] || r.Terminated || c.retired[r.Name]:
-		case c.retireAll || !finished:
+		case r.Terminated || c.retired[r.Name]:
+		case c.retiring(r) || (!finished && !current[r.Name]):
 			c.retired[r.Name] = true
 			c.plan.TerminateAnalysisRuns = append(c.plan.TerminateAnalysisRuns, r.Name)
 		}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func (w *world) actAnalysis(p *Plan) {
 		if slices.ContainsFunc(w.runs, func(r AnalysisRun) bool { return r.Name == n.Name }) {
 			w.t.Fatalf("run %s created twice", n.Name)
 		}
-		w.runs = append(w.runs, AnalysisRun{Name: n.Name, Type: n.Type, Hash: w.hash(), StepIndex: n.StepIndex, Phase: v1alpha1.AnalysisPhaseRunning, Created: w.now})
+		w.runs = append(w.runs, AnalysisRun{Name: n.Name, Type: n.Type, Hash: w.hash(), StepIndex: n.StepIndex, Revision: w.find(w.hash()).Revision, Phase: v1alpha1.AnalysisPhaseRunning, Created: w.now})
 		w.created = append(w.created, n.Name)
 		w.logf("create AnalysisRun %s", n.Name)
 	}
@@ -40,6 +41,22 @@ func (w *world) actAnalysis(p *Plan) {
 		}
 	}
 	w.runs = slices.DeleteFunc(w.runs, func(r AnalysisRun) bool { return slices.Contains(p.DeleteAnalysisRuns, r.Name) })
+	// At most one live run per type and step for the current template.
+	live := map[string]string{}
+	for _, r := range w.runs {
+		if r.Terminated || isFinished(r.Phase) || r.Hash != w.hash() {
+			continue
+		}
+		key := r.Type
+		if r.StepIndex != nil {
+			key += fmt.Sprint(*r.StepIndex)
+		}
+		if other, ok := live[key]; ok {
+			w.t.Fatalf("two live %s runs: %s and %s", key, other, r.Name)
+		}
+		live[key] = r.Name
+	}
+	// Live runs of a template that is not current are terminated in the pass that sees it.
 }
 
 func (w *world) settleAnalysis() {

@@ -28,6 +28,8 @@ func FuzzRolloutScenario(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 6, 6, 1, 0, 0, 6, 5, 0, 6, 6, 6, 6, 6, 6}, uint8(10), uint8(1), uint8(4), uint8(0x26))
 	f.Add([]byte{1, 0, 0, 6, 8, 2, 0, 0, 8, 6, 6, 6, 6, 6}, uint8(10), uint8(0), uint8(12), uint8(0x21))
 	f.Add([]byte{1, 0, 0, 6, 6, 6, 250, 0, 6, 6, 6, 6}, uint8(4), uint8(1), uint8(0), uint8(0))
+	f.Add([]byte{1, 0, 0, 6, 6, 4, 6, 6, 1, 6, 6, 6, 3, 6, 6, 4, 6, 6}, uint8(5), uint8(6), uint8(4), uint8(0x80))
+	f.Add([]byte{1, 6, 6, 6, 4, 6, 2, 6, 3, 6, 6, 5, 6}, uint8(4), uint8(9), uint8(12), uint8(0xa1))
 	f.Fuzz(func(t *testing.T, actions []byte, replicas, delay, surgeKind, routerKind uint8) {
 		if len(actions) > 40 {
 			actions = actions[:40]
@@ -57,6 +59,18 @@ func FuzzRolloutScenario(f *testing.F) {
 		}
 		w.subsets = routerKind&32 != 0
 		w.stale = routerKind&64 != 0 // bit 6: stale informer caches
+		if routerKind&128 != 0 {     // bit 7: an analysis step and background analysis
+			steps := w.ro.Spec.Strategy.Canary.Steps
+			w.ro.Spec.Strategy.Canary.Steps = append(steps[:2:2], append([]v1alpha1.CanaryStep{analysisStep("t")}, steps[2:]...)...)
+			w.ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{
+				RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "t"}}},
+			}
+			verdicts := []v1alpha1.AnalysisPhase{v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseRunning,
+				v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseInconclusive, v1alpha1.AnalysisPhaseError}
+			w.verdict = func(r *AnalysisRun) v1alpha1.AnalysisPhase {
+				return verdicts[(len(w.created)+int(delay)/3)%len(verdicts)]
+			}
+		}
 		version := 1
 		prevIdx, prevHash, prevPod, prevAborted := int32(-1), "", "", false
 		for _, a := range actions {
@@ -126,8 +140,18 @@ func FuzzRolloutScenario(f *testing.F) {
 		// rollout finishes Healthy on the current template.
 		w.ro.Spec.Paused = false
 		w.ro.Status.Abort = false
-		for range 400 {
+		if w.verdict != nil {
+			w.verdict = func(*AnalysisRun) v1alpha1.AnalysisPhase { return v1alpha1.AnalysisPhaseSuccessful }
+		}
+		for i := range 400 {
+			if i == 100 {
+				// A router that keeps failing on a fixed beat can undo in its failing passes
+				// what the others did (a failed pass scales up but writes no status): liveness
+				// is only promised once the routers recover.
+				w.routerFails = nil
+			}
 			w.ro.Status.PauseConditions = nil
+			w.ro.Status.Abort = false // (an analysis may have aborted it: retry)
 			w.reconcile()
 			w.settle()
 			w.now = w.now.Add(5 * time.Second)
@@ -135,6 +159,6 @@ func FuzzRolloutScenario(f *testing.F) {
 				return
 			}
 		}
-		t.Fatalf("rollout never became Healthy: %s", w.snapshot())
+		t.Fatalf("rollout never became Healthy: %s\n%s", w.snapshot(), w.log.String())
 	})
 }

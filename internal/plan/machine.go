@@ -21,7 +21,9 @@ func (c *computation) resetOnChange() {
 	c.clearPauses()
 	c.st.Abort, c.st.AbortedAt, c.st.PromoteFull = false, nil, false
 	c.setIndex(0)
-	if !firstSight {
+	if !firstSight && !templateChanged {
+		// New steps for the same template: the runs of the old steps decide nothing. (A new
+		// template has its own runs: they are matched by pod-template hash and revision.)
 		c.retireAllRuns()
 	}
 	if templateChanged && !firstSight {
@@ -70,10 +72,10 @@ func (c *computation) abortOrRetry() {
 		c.st.PromoteFull = false
 		c.setIndex(0)
 	case c.st.AbortedAt != nil:
+		c.retireRunsBefore(c.st.AbortedAt.Time)
 		c.st.AbortedAt = nil
 		c.setIndex(0)
 		c.retried = true
-		c.retireAllRuns()
 		c.event(false, "RolloutRetry", "Rollout retried update to revision %d", c.in.Revision)
 	}
 }

@@ -146,8 +146,9 @@ type computation struct {
 	spentDown int32
 	// retireAll: a transition (new template or steps, abort, retry, promotion) retires every
 	// AnalysisRun; retired are the runs terminated in this pass.
-	retireAll bool
-	retired   map[string]bool
+	retireAll    bool
+	retireBefore *time.Time
+	retired      map[string]bool
 }
 
 // Compute plans one reconcile pass. It is deterministic: the same input gives the same plan.

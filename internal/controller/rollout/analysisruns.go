@@ -47,6 +47,7 @@ func (r *Reconciler) observeAnalysis(ctx context.Context, ro *v1alpha1.Rollout, 
 			Name: ar.Name, Type: ar.Labels[v1alpha1.LabelRolloutType], Hash: ar.Labels[v1alpha1.LabelPodTemplateHash],
 			Phase: ar.Status.Phase, Message: ar.Status.Message, Terminated: ar.Spec.Terminate, Created: ar.CreationTimestamp.Time,
 		}
+		fact.Revision, _ = strconv.ParseInt(ar.Annotations[v1alpha1.AnnotationRevision], 10, 64)
 		if v, err := strconv.ParseInt(ar.Labels[v1alpha1.LabelStepIndex], 10, 32); err == nil {
 			fact.StepIndex = new(int32(v))
 		}
