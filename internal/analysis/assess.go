@@ -37,94 +37,27 @@ var order = map[v1alpha1.AnalysisPhase]int{
 // Assess sets the phase and message of every metric and of the run, the run and dry-run
 // summaries, startedAt and completedAt, and trims measurement histories.
 func Assess(run *v1alpha1.AnalysisRun, now time.Time) Assessment {
-	var a Assessment
 	st := &run.Status
 	if st.StartedAt == nil {
 		st.StartedAt = &metav1.Time{Time: now}
 	}
-	terminating := Terminating(run)
-	dry := DryRunMetrics(run)
-	var sum, drySum v1alpha1.RunSummary
-	var worst v1alpha1.AnalysisPhase
-	worstMsg := ""
+	as := &assessor{run: run, now: now, terminating: Terminating(run), dry: DryRunMetrics(run), done: true}
 	if run.Spec.Terminate {
-		worstMsg = "Run Terminated"
+		as.worstMsg = "Run Terminated"
 	}
-	done := true
-	var next time.Time
 	for i := range run.Spec.Metrics {
-		m := &run.Spec.Metrics[i]
-		s := &sum
-		if dry[m.Name] {
-			s = &drySum
-		}
-		s.Count++
-		res := Result(run, m.Name)
-		if res == nil {
-			done = false
-			if due, _ := nextMeasurement(run, m, nil, nil, now); !terminating && !due.IsZero() {
-				next = earliest(next, due)
-			}
-			continue
-		}
-		phase, why := assessMetric(m, res, terminating)
-		if phase != res.Phase {
-			if last := lastMeasurement(res); last != nil {
-				res.Message = last.Message
-			}
-			res.Phase = phase
-			if Completed(phase) {
-				a.Events = append(a.Events, Event{
-					Warning: phase == v1alpha1.AnalysisPhaseFailed || phase == v1alpha1.AnalysisPhaseError,
-					Reason:  "Metric" + string(phase), Message: fmt.Sprintf("Metric '%s' Completed. Result: %s", m.Name, phase),
-				})
-			}
-		}
-		if !Completed(phase) {
-			done = false
-			last := lastMeasurement(res)
-			switch {
-			case last != nil && last.FinishedAt == nil && last.ResumeAt != nil:
-				next = earliest(next, last.ResumeAt.Time)
-			case !terminating:
-				if due, _ := nextMeasurement(run, m, res, last, now); !due.IsZero() {
-					next = earliest(next, due)
-				}
-			}
-			continue
-		}
-		count(s, phase)
-		if dry[m.Name] {
-			if why != "" {
-				res.Message = fmt.Sprintf("Metric assessed %s due to %s", phase, why)
-			}
-			if worst == "" {
-				worst = v1alpha1.AnalysisPhaseSuccessful
-			}
-			continue
-		}
-		if worst == "" || order[phase] > order[worst] {
-			worst = phase
-			if why != "" {
-				worstMsg = fmt.Sprintf("Metric %q assessed %s due to %s", m.Name, phase, why)
-				if last := lastMeasurement(res); last != nil && last.Value != "" {
-					worstMsg += fmt.Sprintf(": last value %s", last.Value)
-				}
-				if res.Message != "" {
-					worstMsg += fmt.Sprintf(": %q", res.Message)
-				}
-			}
-		}
+		as.metric(&run.Spec.Metrics[i])
 	}
-	st.RunSummary = sum
-	st.DryRunSummary = &drySum
+	st.RunSummary = as.sum
+	st.DryRunSummary = &as.drySum
 	phase, msg := v1alpha1.AnalysisPhaseRunning, ""
 	switch {
-	case Terminating(run) && worst == "":
-		phase, msg = v1alpha1.AnalysisPhaseSuccessful, worstMsg
-	case Terminating(run), done && worst != "":
-		phase, msg = worst, worstMsg
+	case Terminating(run) && as.worst == "":
+		phase, msg = v1alpha1.AnalysisPhaseSuccessful, as.worstMsg
+	case Terminating(run), as.done && as.worst != "":
+		phase, msg = as.worst, as.worstMsg
 	}
+	a := Assessment{Events: as.events}
 	if phase != st.Phase {
 		st.Phase, st.Message = phase, strings.TrimSpace(msg)
 		if Completed(phase) {
@@ -141,11 +74,90 @@ func Assess(run *v1alpha1.AnalysisRun, now time.Time) Assessment {
 				a.Unfinished = true
 			}
 		}
-	} else if !next.IsZero() {
-		a.RequeueAfter = max(next.Sub(now), time.Second)
+	} else if !as.next.IsZero() {
+		a.RequeueAfter = max(as.next.Sub(now), time.Second)
 	}
 	a.Trimmed = trim(run)
 	return a
+}
+
+// assessor is one Assess pass over the metrics.
+type assessor struct {
+	run         *v1alpha1.AnalysisRun
+	now         time.Time
+	terminating bool
+	dry         map[string]bool
+	sum, drySum v1alpha1.RunSummary
+	worst       v1alpha1.AnalysisPhase
+	worstMsg    string
+	done        bool      // every metric is done
+	next        time.Time // the earliest measurement or resume due
+	events      []Event
+}
+
+// metric assesses one metric and folds it into the run's summary and worst phase.
+func (as *assessor) metric(m *v1alpha1.Metric) {
+	s := &as.sum
+	if as.dry[m.Name] {
+		s = &as.drySum
+	}
+	s.Count++
+	res := Result(as.run, m.Name)
+	if res == nil {
+		as.done = false
+		if due, _ := nextMeasurement(as.run, m, nil, nil, as.now); !as.terminating && !due.IsZero() {
+			as.next = earliest(as.next, due)
+		}
+		return
+	}
+	phase, why := assessMetric(m, res, as.terminating)
+	if phase != res.Phase {
+		if last := lastMeasurement(res); last != nil {
+			res.Message = last.Message
+		}
+		res.Phase = phase
+		if Completed(phase) {
+			as.events = append(as.events, Event{
+				Warning: phase == v1alpha1.AnalysisPhaseFailed || phase == v1alpha1.AnalysisPhaseError,
+				Reason:  "Metric" + string(phase), Message: fmt.Sprintf("Metric '%s' Completed. Result: %s", m.Name, phase),
+			})
+		}
+	}
+	if !Completed(phase) {
+		as.done = false
+		last := lastMeasurement(res)
+		switch {
+		case last != nil && last.FinishedAt == nil && last.ResumeAt != nil:
+			as.next = earliest(as.next, last.ResumeAt.Time)
+		case !as.terminating:
+			if due, _ := nextMeasurement(as.run, m, res, last, as.now); !due.IsZero() {
+				as.next = earliest(as.next, due)
+			}
+		}
+		return
+	}
+	count(s, phase)
+	if as.dry[m.Name] {
+		if why != "" {
+			res.Message = fmt.Sprintf("Metric assessed %s due to %s", phase, why)
+		}
+		if as.worst == "" {
+			as.worst = v1alpha1.AnalysisPhaseSuccessful
+		}
+		return
+	}
+	if as.worst == "" || order[phase] > order[as.worst] {
+		as.worst = phase
+		if why != "" {
+			as.worstMsg = fmt.Sprintf("Metric %q assessed %s due to %s", m.Name, phase, why)
+			if last := lastMeasurement(res); last != nil && last.Value != "" {
+				as.worstMsg += fmt.Sprintf(": last value %s", last.Value)
+			}
+			if res.Message != "" {
+				as.worstMsg += fmt.Sprintf(": %q", res.Message)
+			}
+		}
+	}
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -112,8 +112,7 @@ func runSafely(program *vm.Program, env map[string]any) (out any, err error) {
 
 // plainError drops expr's multi-line source excerpt, which does not fit a status message.
 func plainError(err error) error {
-	var fe *file.Error
-	if errors.As(err, &fe) {
+	if fe, ok := errors.AsType[*file.Error](err); ok {
 		return errors.New(fe.Message)
 	}
 	return err
@@ -162,8 +161,9 @@ func number(v any) (float64, bool) {
 		return float64(rv.Int()), true
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return float64(rv.Uint()), true
+	default:
+		return 0, false
 	}
-	return 0, false
 }
 
 func isNil(v any) bool {
@@ -173,8 +173,9 @@ func isNil(v any) bool {
 	switch rv := reflect.ValueOf(v); rv.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.Func:
 		return rv.IsNil()
+	default:
+		return false
 	}
-	return false
 }
 
 // isEmpty is nil, or an empty list, map or string.
@@ -186,8 +187,9 @@ func isEmpty(v any) bool {
 	switch rv := reflect.ValueOf(v); rv.Kind() {
 	case reflect.Slice, reflect.Array, reflect.Map, reflect.String:
 		return rv.Len() == 0
+	default:
+		return false
 	}
-	return false
 }
 
 // deref lets providers pass pointers: a nil pointer is nil, others their value.

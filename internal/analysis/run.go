@@ -45,6 +45,7 @@ func Terminating(run *v1alpha1.AnalysisRun) bool {
 		switch r.Phase {
 		case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
 			return true
+		default:
 		}
 	}
 	return false
@@ -145,6 +146,7 @@ func Record(run *v1alpha1.AnalysisRun, t Task, m v1alpha1.Measurement, now time.
 			res.Error++
 			res.ConsecutiveError++
 			res.ConsecutiveSuccess = 0
+		default:
 		}
 	}
 	if t.Measurement != nil && len(res.Measurements) > 0 {
@@ -176,8 +178,9 @@ func Completed(p v1alpha1.AnalysisPhase) bool {
 	switch p {
 	case v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
 		return true
+	default:
+		return false
 	}
-	return false
 }
 
 // EffectiveCount is how many measurements a metric takes: count, or 1 without an interval;

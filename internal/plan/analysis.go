@@ -139,6 +139,7 @@ func (c *computation) runVerdict(r *AnalysisRun) bool {
 		})
 		c.st.ControllerPause = true
 		c.event(false, "RolloutPaused", "Rollout is paused (%s): AnalysisRun %s is Inconclusive: %s", v1alpha1.PauseReasonInconclusiveAnalysis, r.Name, r.Message)
+	default: // Pending, Running: wait (the run's changes wake the Rollout)
 	}
 	return false
 }
@@ -282,6 +283,7 @@ func isFinished(p v1alpha1.AnalysisPhase) bool {
 	switch p {
 	case v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
 		return true
+	default:
+		return false
 	}
-	return false
 }

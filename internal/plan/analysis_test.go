@@ -82,7 +82,7 @@ func phases(m map[string]v1alpha1.AnalysisPhase) func(r *AnalysisRun) v1alpha1.A
 	return func(r *AnalysisRun) v1alpha1.AnalysisPhase {
 		key := r.Type
 		if r.StepIndex != nil {
-			key += "-" + string(rune('0'+*r.StepIndex))
+			key += fmt.Sprintf("-%d", *r.StepIndex)
 		}
 		if p, ok := m[key]; ok {
 			return p

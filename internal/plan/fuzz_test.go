@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,8 +61,8 @@ func FuzzRolloutScenario(f *testing.F) {
 		w.subsets = routerKind&32 != 0
 		w.stale = routerKind&64 != 0 // bit 6: stale informer caches
 		if routerKind&128 != 0 {     // bit 7: an analysis step and background analysis
-			steps := w.ro.Spec.Strategy.Canary.Steps
-			w.ro.Spec.Strategy.Canary.Steps = append(steps[:2:2], append([]v1alpha1.CanaryStep{analysisStep("t")}, steps[2:]...)...)
+			c := w.ro.Spec.Strategy.Canary
+			c.Steps = slices.Insert(slices.Clone(c.Steps), 2, analysisStep("t"))
 			w.ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{
 				RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "t"}}},
 			}

@@ -80,6 +80,7 @@ type errorRate struct {
 }
 
 func newErrorRate(t *testing.T, token string) *errorRate {
+	t.Helper()
 	b := &errorRate{}
 	b.rate.Store("0")
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -96,7 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		events = append(events, analysis.Event{Warning: true, Reason: "AnalysisRunError", Message: msg})
 	} else {
-		for round := 0; round < 2; round++ {
+		for range 2 {
 			r.measure(ctx, run, analysis.Tasks(run, now), now)
 			a := analysis.Assess(run, now)
 			events = append(events, a.Events...)
@@ -150,7 +150,6 @@ func invalid(run *v1alpha1.AnalysisRun) string {
 type outcome struct {
 	task analysis.Task
 	m    v1alpha1.Measurement
-	gc   bool
 }
 
 // measure takes, resumes or terminates the tasks' measurements in parallel and records them.
@@ -162,11 +161,9 @@ func (r *Reconciler) measure(ctx context.Context, run *v1alpha1.AnalysisRun, tas
 	out := make([]outcome, len(tasks))
 	var wg sync.WaitGroup
 	for i, t := range tasks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			out[i] = outcome{task: t, m: r.measureOne(ctx, run, t, values, secrets, argErr, now)}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, o := range out {
@@ -286,6 +283,7 @@ func (r *Reconciler) expire(ctx context.Context, run *v1alpha1.AnalysisRun) (ctr
 		if ttl.SecondsAfterFailure != nil {
 			secs = ttl.SecondsAfterFailure
 		}
+	default:
 	}
 	if secs == nil {
 		return ctrl.Result{}, nil

@@ -28,6 +28,7 @@ type backend struct {
 }
 
 func newBackend(t *testing.T, rate string) *backend {
+	t.Helper()
 	b := &backend{}
 	b.rate.Store(rate)
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -46,11 +46,13 @@ func TestPrometheusAnalysis(t *testing.T) {
 	prom := prometheustest.Start(t)
 	exp := prom.Exporter()
 	stream := func(t *testing.T, service string) *prometheustest.Stream {
+		t.Helper()
 		s := exp.Requests(t, prometheustest.Requests{Labels: map[string]string{"service": service}, Rate: 50})
 		prom.WaitForQuery(t, strings.ReplaceAll(successRateQuery, "{{args.service}}", service), prometheustest.Near(1, 1e-9))
 		return s
 	}
 	waitRatio := func(t *testing.T, service string, ratio float64) {
+		t.Helper()
 		prom.WaitForQuery(t, strings.ReplaceAll(successRateQuery, "{{args.service}}", service), prometheustest.Near(ratio, 0.02))
 	}
 
