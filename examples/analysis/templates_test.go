@@ -5,6 +5,7 @@
 package analysis_test
 
 import (
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -32,7 +33,7 @@ func templates(t *testing.T, file string) []v1alpha1.ClusterAnalysisTemplate {
 	var out []v1alpha1.ClusterAnalysisTemplate
 	for {
 		var tpl v1alpha1.ClusterAnalysisTemplate
-		if err := d.Decode(&tpl); err == io.EOF {
+		if err := d.Decode(&tpl); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatalf("%s: %v", file, err)
