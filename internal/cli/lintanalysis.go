@@ -19,8 +19,9 @@ const (
 )
 
 // emptyGuard matches a condition that handles an empty result before indexing it:
-// len(result), isNil(result) or default(result…).
-var emptyGuard = regexp.MustCompile(`\b(len|isNil|default)\s*\(\s*result\b`)
+// len(result), isNil(result) or default(result, …). default(result[0], …) is no guard: its
+// argument indexes the result first.
+var emptyGuard = regexp.MustCompile(`\b(len|isNil)\s*\(\s*result\s*\)|\bdefault\s*\(\s*result\s*,`)
 
 // UnguardedIndex reports whether a condition indexes the result (result[0]) without guarding
 // for an empty result: a query that returns no data then makes every measurement an Error
@@ -71,7 +72,7 @@ func (l *linter) analysisTemplate(d manifest) {
 		m := &spec.Metrics[i]
 		for _, c := range []struct{ field, cond string }{{"successCondition", m.SuccessCondition}, {"failureCondition", m.FailureCondition}} {
 			if UnguardedIndex(c.cond) {
-				l.warnings = append(l.warnings, fmt.Sprintf("%s: %s %s: warning: metric %q: %s %q indexes the result without a guard for an empty one: a query that returns no data (a typo in a label, no traffic yet) makes every measurement an Error; guard it, e.g. len(result) == 0 || …, or default(result[0], 0)",
+				l.warnings = append(l.warnings, fmt.Sprintf("%s: %s %s: warning: metric %q: %s %q indexes the result without a guard for an empty one: a query that returns no data (a typo in a label, no traffic yet) makes every measurement an Error; guard it, e.g. len(result) == 0 || … (no data passes) or len(result) > 0 && … (no data does not)",
 					d.Where, d.Kind, d.Name, m.Name, c.field, c.cond))
 			}
 		}

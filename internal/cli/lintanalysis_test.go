@@ -14,7 +14,8 @@ func TestUnguardedIndex(t *testing.T) {
 		"len(result) == 0 || result[0] >= 0.95":                  false,
 		"len( result ) > 0 && result[0] < 0.9":                   false,
 		"isNil(result) || result[0] >= 0.95":                     false,
-		"default(result[0], 0) < 1":                              false,
+		"default(result[0], 0) < 1":                              true, // result[0] is evaluated first
+		"default(result, 0) == 0 || result[0] < 1":               false,
 		"isNaN(result[0]) || result[0] >= 0.95":                  true, // NaN is not an empty vector
 		"result >= 0.95":                                         false,
 		"all(result, {# >= 0.95})":                               false,
@@ -55,7 +56,7 @@ func TestLintAnalysis(t *testing.T) {
 		t.Errorf("problems:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 	// Only the unguarded successCondition: the failureCondition checks len(result), the
-	// ClusterAnalysisTemplate uses default(…).
+	// ClusterAnalysisTemplate checks len(result).
 	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], f+` (document 2): AnalysisTemplate success-rate: warning: metric "success-rate": successCondition "result[0] >= 0.95" indexes the result without a guard for an empty one`) {
 		t.Errorf("warnings:\n%s", strings.Join(warnings, "\n"))
 	}
