@@ -68,9 +68,6 @@ func IndexesResult(cond string) bool { return indexesResult.MatchString(cond) }
 // Argo Rollouts': asInt, asFloat, isNaN, isInf, isNil(result) and default(result, fallback).
 func EvalCondition(value any, cond string) (bool, error) {
 	value = deref(value)
-	if IndexesResult(cond) && isEmpty(value) {
-		return false, errors.New("the result is empty and the condition indexes into it; guard it with len(result) > 0")
-	}
 	env := map[string]any{
 		"result":  value,
 		"asInt":   asInt,
@@ -91,6 +88,11 @@ func EvalCondition(value any, cond string) (bool, error) {
 	}
 	out, err := runSafely(program, env)
 	if err != nil {
+		if IndexesResult(cond) && isEmpty(value) {
+			// A guarded condition (len(result) == 0 || result[0] > 1) never gets here: expr
+			// stops at the guard.
+			return false, errors.New("the result is empty and the condition indexes into it; guard it with len(result) > 0")
+		}
 		return false, plainError(err)
 	}
 	b, ok := out.(bool)

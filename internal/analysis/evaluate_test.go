@@ -19,7 +19,8 @@ func TestEvalCondition(t *testing.T) {
 		{cond: "result[0] >= 0.95", value: []float64{0.97}, want: true},
 		{cond: "result[0] >= 0.95", value: []float64{0.5}, want: false},
 		{cond: "result[0] >= 0.95", value: []float64{}, err: "result is empty"},
-		{cond: "len(result) == 0 || result[0] < 0.05", value: []float64{}, err: "result is empty"}, // as Argo: indexing is refused on empty
+		{cond: "len(result) == 0 || result[0] < 0.05", value: []float64{}, want: true}, // guarded: expr stops at the guard
+		{cond: "len(result) > 0 && result[0] < 0.05", value: []float64{}, want: false},
 		{cond: "len(result) == 0", value: []float64{}, want: true},
 		{cond: "result < 0.05", value: 0.01, want: true},
 		{cond: "isNaN(result)", value: math.NaN(), want: true},
