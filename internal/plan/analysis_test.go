@@ -210,3 +210,22 @@ func (w *world) canaryGone() bool {
 	}
 	return !w.routed() || (w.router != nil && w.router.Canary.Weight == 0)
 }
+
+// `promote` on an inconclusive step analysis, as Argo's plugin patches it: the step is skipped
+// (no new run for it) and the update goes on.
+func TestPromotePastInconclusiveStep(t *testing.T) {
+	w := newWorld(t, rollout(4, setWeight(25), analysisStep("t"), setWeight(50)))
+	w.run(time.Minute)
+	w.verdict = phases(map[string]v1alpha1.AnalysisPhase{"Step-1": v1alpha1.AnalysisPhaseInconclusive})
+	w.update("v2")
+	w.run(5 * time.Minute)
+	if w.ro.Status.Phase != v1alpha1.RolloutPhasePaused {
+		t.Fatalf("not paused: %s", w.snapshot())
+	}
+	next := *w.ro.Status.CurrentStepIndex + 1
+	w.ro.Status.PauseConditions, w.ro.Status.ControllerPause, w.ro.Status.CurrentStepIndex = nil, false, &next
+	w.run(5 * time.Minute)
+	if len(w.created) != 1 || !w.healthyOnCurrent() || w.ro.Status.Canary.CurrentStepAnalysisRunStatus != nil {
+		t.Fatalf("after promote: runs %v, %s\n%s", w.created, w.snapshot(), w.log.String())
+	}
+}
