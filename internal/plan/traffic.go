@@ -42,6 +42,12 @@ func (c *computation) appliedWeight(hash string) int32 {
 	return sum
 }
 
+// servedByService is true when the Rollout's stable or canary Service selects the hash now.
+func (c *computation) servedByService(hash string) bool {
+	cs := c.ro.Spec.Strategy.Canary
+	return hash != "" && ((cs.StableService != "" && c.in.Services.Stable == hash) || (cs.CanaryService != "" && c.in.Services.Canary == hash))
+}
+
 func ceilDiv(w, r, maxW int32) int32 {
 	return int32(math.Ceil(float64(w) * float64(r) / float64(maxW)))
 }
@@ -242,6 +248,15 @@ func (c *computation) scaleRouted(desired map[*ReplicaSet]int32, budgetDown *int
 			if cs.DynamicStableScale {
 				desired[o] = min(desired[o], c.podsFor(applied))
 			}
+			continue
+		}
+		if c.servedByService(o.Hash) {
+			// A Service still selects it (the new stable had no available pod to switch to
+			// yet): it serves, and its delay starts only once the Service moved away.
+			if o.ScaleDownDeadline != nil {
+				c.plan.ClearScaleDownDeadline = appendUnique(c.plan.ClearScaleDownDeadline, o.Name)
+			}
+			c.requeue(2 * time.Second) // (to start the delay once the switch is seen)
 			continue
 		}
 		// Every replaced version still up keeps its pods for the delay after its traffic left:
