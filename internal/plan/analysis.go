@@ -146,7 +146,8 @@ func (c *computation) runVerdict(r *AnalysisRun) bool {
 
 // inconclusivePaused is true when the previous status paused for an inconclusive run.
 func (c *computation) inconclusivePaused() bool {
-	for _, s := range []*v1alpha1.RolloutAnalysisRunStatus{c.ro.Status.Canary.CurrentStepAnalysisRunStatus, c.ro.Status.Canary.CurrentBackgroundAnalysisRunStatus} {
+	for _, s := range []*v1alpha1.RolloutAnalysisRunStatus{c.ro.Status.Canary.CurrentStepAnalysisRunStatus, c.ro.Status.Canary.CurrentBackgroundAnalysisRunStatus,
+		c.ro.Status.BlueGreen.PrePromotionAnalysisRunStatus, c.ro.Status.BlueGreen.PostPromotionAnalysisRunStatus} {
 		if s != nil && s.Status == v1alpha1.AnalysisPhaseInconclusive {
 			return true
 		}
@@ -219,7 +220,8 @@ func (c *computation) backgroundAnalysis() {
 func (c *computation) settleAnalysisRuns() {
 	current := map[string]bool{}
 	if !c.st.Abort && !c.promoted() {
-		for _, s := range []*v1alpha1.RolloutAnalysisRunStatus{c.st.Canary.CurrentStepAnalysisRunStatus, c.st.Canary.CurrentBackgroundAnalysisRunStatus} {
+		for _, s := range []*v1alpha1.RolloutAnalysisRunStatus{c.st.Canary.CurrentStepAnalysisRunStatus, c.st.Canary.CurrentBackgroundAnalysisRunStatus,
+			c.st.BlueGreen.PrePromotionAnalysisRunStatus, c.st.BlueGreen.PostPromotionAnalysisRunStatus} {
 			if s != nil {
 				current[s.Name] = true
 			}

@@ -11,7 +11,10 @@ import (
 
 // resetOnChange restarts the steps when the template or the steps changed.
 func (c *computation) resetOnChange() {
-	stepsHash := StepsHash(c.steps)
+	stepsHash := "" // (blue-green has no steps; Argo writes no currentStepHash for it)
+	if c.ro.Spec.Strategy.Canary != nil {
+		stepsHash = StepsHash(c.steps)
+	}
 	if c.st.CurrentPodHash == c.in.NewHash && c.st.CurrentStepHash == stepsHash {
 		return
 	}

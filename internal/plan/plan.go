@@ -178,6 +178,18 @@ func Compute(in Input) Plan {
 	}
 	removeCondition(&c.st, v1alpha1.RolloutInvalidSpec)
 
+	if c.ro.Spec.Strategy.BlueGreen != nil {
+		c.blueGreen()
+	} else {
+		c.canary()
+	}
+	c.plan.Status = c.st
+	c.plan.Promoted = c.promoted()
+	return c.plan
+}
+
+// canary plans a pass of spec.strategy.canary.
+func (c *computation) canary() {
 	canary := c.ro.Spec.Strategy.Canary
 	c.steps = canary.Steps
 	c.surge, c.unavail = Fenceposts(c.replicas, canary.MaxSurge, canary.MaxUnavailable)
@@ -207,9 +219,6 @@ func Compute(in Input) Plan {
 		c.restart()
 	}
 	c.conditions()
-	c.plan.Status = c.st
-	c.plan.Promoted = c.promoted()
-	return c.plan
 }
 
 func (c *computation) n() int32 { return int32(len(c.steps)) }

@@ -248,6 +248,14 @@ func Phase(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) (v1alpha1.RolloutPh
 	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting == nil && st.Replicas > st.UpdatedReplicas {
 		return v1alpha1.RolloutPhaseProgressing, "old replicas are pending termination"
 	}
+	if ro.Spec.Strategy.BlueGreen != nil {
+		if st.BlueGreen.ActiveSelector == "" || st.BlueGreen.ActiveSelector != st.CurrentPodHash {
+			return v1alpha1.RolloutPhaseProgressing, "active service cutover pending"
+		}
+		if st.StableRS != st.CurrentPodHash {
+			return v1alpha1.RolloutPhaseProgressing, "waiting for analysis to complete"
+		}
+	}
 	if st.StableRS != st.CurrentPodHash {
 		return v1alpha1.RolloutPhaseProgressing, "waiting for all steps to complete"
 	}

@@ -15,7 +15,9 @@ const (
 	DefaultAbortScaleDownDelay = 30 * time.Second
 )
 
-func (c *computation) routed() bool { return c.ro.Spec.Strategy.Canary.TrafficRouting != nil }
+func (c *computation) routed() bool {
+	return c.ro.Spec.Strategy.Canary != nil && c.ro.Spec.Strategy.Canary.TrafficRouting != nil
+}
 
 // maxWeight is the total of router weights: trafficRouting.maxTrafficWeight or 100.
 func (c *computation) maxWeight() int32 {
@@ -44,8 +46,21 @@ func (c *computation) appliedWeight(hash string) int32 {
 
 // servedByService is true when the Rollout's stable or canary Service selects the hash now.
 func (c *computation) servedByService(hash string) bool {
-	cs := c.ro.Spec.Strategy.Canary
-	return hash != "" && ((cs.StableService != "" && c.in.Services.Stable == hash) || (cs.CanaryService != "" && c.in.Services.Canary == hash))
+	stable, canary := ServiceNames(c.ro)
+	return hash != "" && ((stable != "" && c.in.Services.Stable == hash) || (canary != "" && c.in.Services.Canary == hash))
+}
+
+// ServiceNames are the Services the Rollout points at its versions: the stable and canary
+// Services of a canary, the active and preview Services of a blue-green Rollout (the active
+// one plays the stable's part, the preview one the canary's).
+func ServiceNames(ro *v1alpha1.Rollout) (stable, canary string) {
+	switch s := ro.Spec.Strategy; {
+	case s.Canary != nil:
+		return s.Canary.StableService, s.Canary.CanaryService
+	case s.BlueGreen != nil:
+		return s.BlueGreen.ActiveService, s.BlueGreen.PreviewService
+	}
+	return "", ""
 }
 
 func ceilDiv(w, r, maxW int32) int32 {

@@ -63,9 +63,42 @@ func ValidateAll(ro *v1alpha1.Rollout) []string {
 	case spec.Strategy.Canary != nil && spec.Strategy.BlueGreen != nil:
 		add("spec.strategy must set only one of canary and blueGreen")
 	case spec.Strategy.BlueGreen != nil:
-		add("spec.strategy.blueGreen is not supported by sluice yet; use spec.strategy.canary")
+		out = append(out, validateBlueGreen(spec.Strategy.BlueGreen)...)
 	default:
 		out = append(out, validateCanary(spec.Strategy.Canary)...)
+	}
+	return out
+}
+
+func validateBlueGreen(b *v1alpha1.BlueGreenStrategy) []string {
+	const p = "spec.strategy.blueGreen."
+	var out []string
+	add := func(msg string) { out = append(out, msg) }
+	if b.ActiveService == "" {
+		add(p + "activeService is required: the Service that sends users to the active version")
+	}
+	if b.PreviewService != "" && b.PreviewService == b.ActiveService {
+		add(fmt.Sprintf(p+"activeService and previewService must differ (both are %q)", b.ActiveService))
+	}
+	if n := b.PreviewReplicaCount; n != nil && *n < 0 {
+		add(p + "previewReplicaCount must not be negative")
+	}
+	if b.AutoPromotionSeconds < 0 {
+		add(p + "autoPromotionSeconds must not be negative")
+	}
+	for _, a := range []struct {
+		name string
+		a    *v1alpha1.RolloutAnalysis
+	}{{"prePromotionAnalysis", b.PrePromotionAnalysis}, {"postPromotionAnalysis", b.PostPromotionAnalysis}} {
+		if a.a != nil && len(a.a.Templates) == 0 {
+			add(p + a.name + ".templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate")
+		}
+	}
+	if b.AntiAffinity != nil {
+		add(p + "antiAffinity is not supported by sluice yet")
+	}
+	if b.PreviewMetadata != nil || b.ActiveMetadata != nil {
+		add(p + "previewMetadata/activeMetadata are not supported by sluice yet")
 	}
 	return out
 }

@@ -20,9 +20,12 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", func(*v1alpha1.Rollout) {}, ""},
 		{"no strategy", func(ro *v1alpha1.Rollout) { ro.Spec.Strategy.Canary = nil }, "spec.strategy must set canary or blueGreen"},
-		{"blue-green", func(ro *v1alpha1.Rollout) {
-			ro.Spec.Strategy = v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{ActiveService: "a"}}
-		}, "blueGreen is not supported by sluice yet"},
+		{"blue-green without activeService", func(ro *v1alpha1.Rollout) {
+			ro.Spec.Strategy = v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{PreviewService: "p"}}
+		}, "blueGreen.activeService is required"},
+		{"blue-green with one Service for both", func(ro *v1alpha1.Rollout) {
+			ro.Spec.Strategy = v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{ActiveService: "a", PreviewService: "a"}}
+		}, "activeService and previewService must differ"},
 		{"selector mismatch", func(ro *v1alpha1.Rollout) { ro.Spec.Selector.MatchLabels["app"] = "other" }, "spec.selector does not match"},
 		{"empty selector", func(ro *v1alpha1.Rollout) { ro.Spec.Selector = &metav1.LabelSelector{} }, "spec.selector is required"},
 		{"surge and unavailable 0", func(ro *v1alpha1.Rollout) {

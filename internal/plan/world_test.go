@@ -56,6 +56,7 @@ type world struct {
 	evicted  map[string]bool // pods evicted (the controller remembers them: expectations)
 	serving  map[string]bool // hashes that got traffic before the current pass acted
 	analysisWorld
+	bgWorld
 }
 
 type simRS struct {
@@ -84,7 +85,9 @@ func (w *world) hash() string {
 	return "h-" + strings.NewReplacer(":", "-", "/", "-").Replace(w.ro.Spec.Template.Spec.Containers[0].Image)
 }
 
-func (w *world) routed() bool { return w.ro.Spec.Strategy.Canary.TrafficRouting != nil }
+func (w *world) routed() bool {
+	return w.ro.Spec.Strategy.Canary != nil && w.ro.Spec.Strategy.Canary.TrafficRouting != nil
+}
 
 func (w *world) logf(format string, args ...any) {
 	fmt.Fprintf(&w.log, "[%4.0fs] ", w.now.Sub(w.start).Seconds())
@@ -241,6 +244,9 @@ func (w *world) act(p *Plan) {
 		}
 	}
 	status := p.Status
+	if w.ro.Spec.Strategy.BlueGreen != nil && !p.Invalid {
+		w.switchBlueGreen(p) // 3. Services (active, preview)
+	}
 	if w.routed() && !p.Invalid {
 		w.switchService(&w.svc.Stable, p.StableServiceHash) // 3. Services
 		w.switchService(&w.svc.Canary, p.CanaryServiceHash)
@@ -332,6 +338,9 @@ func (w *world) traffic(router *v1alpha1.TrafficWeights) map[string]int32 {
 // Pods are counted as the pass found them (an eviction for a restart is covered by the
 // availability check), less those the pass scaled away (before: nil) .
 func (w *world) overloads(router *v1alpha1.TrafficWeights, before map[string]ReplicaSet) map[string]int64 {
+	if !w.routed() {
+		return nil
+	}
 	r := int64(*w.ro.Spec.Replicas)
 	maxW := int64(100)
 	if tr := w.ro.Spec.Strategy.Canary.TrafficRouting; tr != nil && tr.MaxTrafficWeight != nil {
@@ -393,6 +402,10 @@ func (w *world) checkTraffic(router *v1alpha1.TrafficWeights, before map[string]
 // checkInvariants asserts the safety rules on the state a pass left.
 func (w *world) checkInvariants(p Plan, before map[string]ReplicaSet) {
 	w.t.Helper()
+	if w.ro.Spec.Strategy.BlueGreen != nil {
+		w.checkBlueGreen(p, before)
+		return
+	}
 	r := *w.ro.Spec.Replicas
 	cs := w.ro.Spec.Strategy.Canary
 	surge, unavail := Fenceposts(r, cs.MaxSurge, cs.MaxUnavailable)
