@@ -46,10 +46,11 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 		return err
 	}
 	// 2. Services, only toward ReplicaSets with available pods.
-	if err := r.switchService(ctx, ro, obs, ro.Spec.Strategy.Canary.StableService, p.StableServiceHash); err != nil {
+	stableSvc, canarySvc := plan.ServiceNames(ro) // (blue-green: active, preview)
+	if err := r.switchService(ctx, ro, obs, stableSvc, p.StableServiceHash); err != nil {
 		return err
 	}
-	if err := r.switchService(ctx, ro, obs, ro.Spec.Strategy.Canary.CanaryService, p.CanaryServiceHash); err != nil {
+	if err := r.switchService(ctx, ro, obs, canarySvc, p.CanaryServiceHash); err != nil {
 		return err
 	}
 	// 3. Traffic. If the routers fail, nothing is scaled down in this pass.

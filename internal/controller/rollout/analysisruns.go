@@ -23,15 +23,31 @@ import (
 // runOwnerIndex indexes AnalysisRuns by the UID of the Rollout that controls them.
 const runOwnerIndex = ".metadata.controllerRolloutUID"
 
-// backgroundKey is the key of the background analysis in observed.runSpecs (steps use their
-// index).
-const backgroundKey = -1
+// Keys of observed.runSpecs besides step indexes: the background analysis and blue-green's
+// pre- and post-promotion analyses.
+const (
+	backgroundKey    = -1
+	prePromotionKey  = -2
+	postPromotionKey = -3
+)
+
+// runKey is the runSpecs key of a run the plan asks for.
+func runKey(n plan.NewAnalysisRun) int {
+	switch {
+	case n.StepIndex != nil:
+		return int(*n.StepIndex)
+	case n.Type == plan.AnalysisTypePrePromotion:
+		return prePromotionKey
+	case n.Type == plan.AnalysisTypePostPromotion:
+		return postPromotionKey
+	}
+	return backgroundKey
+}
 
 // observeAnalysis lists the AnalysisRuns the Rollout owns and builds the run spec of every
 // analysis it refers to (steps and background) from the templates: a missing template, an
 // argument without a value or a metric that cannot run is a reference problem (InvalidSpec).
 func (r *Reconciler) observeAnalysis(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) (string, error) {
-	c := ro.Spec.Strategy.Canary
 	var list v1alpha1.AnalysisRunList
 	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{runOwnerIndex: string(ro.UID)}); err != nil {
 		return "", fmt.Errorf("listing AnalysisRuns: %w", err)
@@ -63,13 +79,23 @@ func (r *Reconciler) observeAnalysis(ctx context.Context, ro *v1alpha1.Rollout, 
 		}
 		obs.runSpecs[key] = spec
 	}
-	for i := range c.Steps {
-		if a := c.Steps[i].Analysis; a != nil {
-			add(i, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i), a, true)
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		for i := range c.Steps {
+			if a := c.Steps[i].Analysis; a != nil {
+				add(i, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i), a, true)
+			}
+		}
+		if c.Analysis != nil {
+			add(backgroundKey, "spec.strategy.canary.analysis", &c.Analysis.RolloutAnalysis, false)
 		}
 	}
-	if c.Analysis != nil {
-		add(backgroundKey, "spec.strategy.canary.analysis", &c.Analysis.RolloutAnalysis, false)
+	if b := ro.Spec.Strategy.BlueGreen; b != nil {
+		if b.PrePromotionAnalysis != nil {
+			add(prePromotionKey, "spec.strategy.blueGreen.prePromotionAnalysis", b.PrePromotionAnalysis, true)
+		}
+		if b.PostPromotionAnalysis != nil {
+			add(postPromotionKey, "spec.strategy.blueGreen.postPromotionAnalysis", b.PostPromotionAnalysis, true)
+		}
 	}
 	return strings.Join(problems, "; "), nil
 }
@@ -134,11 +160,7 @@ func (r *Reconciler) template(ctx context.Context, ns string, ref analysis.Templ
 // actAnalysis creates, terminates and deletes the AnalysisRuns the plan asks for.
 func (r *Reconciler) actAnalysis(ctx context.Context, ro *v1alpha1.Rollout, obs *observed, p *plan.Plan) error {
 	for _, n := range p.CreateAnalysisRuns {
-		key := backgroundKey
-		if n.StepIndex != nil {
-			key = int(*n.StepIndex)
-		}
-		spec := obs.runSpecs[key]
+		spec := obs.runSpecs[runKey(n)]
 		if spec == nil {
 			return fmt.Errorf("internal: no AnalysisRun spec for %s", n.Name)
 		}
@@ -202,7 +224,8 @@ func (r *Reconciler) createRun(ctx context.Context, ro *v1alpha1.Rollout, obs *o
 		}
 		return fmt.Errorf("creating AnalysisRun %s: %w", n.Name, err)
 	}
-	what := "background analysis"
+	what := map[string]string{plan.AnalysisTypeBackground: "background analysis", plan.AnalysisTypePrePromotion: "pre-promotion analysis",
+		plan.AnalysisTypePostPromotion: "post-promotion analysis"}[n.Type]
 	if n.StepIndex != nil {
 		what = fmt.Sprintf("step %d", *n.StepIndex+1)
 	}

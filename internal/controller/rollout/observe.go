@@ -139,13 +139,12 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 // selectors are the pod-template hashes the Rollout's Services select now.
 func (obs *observed) selectors(ro *v1alpha1.Rollout) plan.ServiceSelectors {
 	var sel plan.ServiceSelectors
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		if svc := obs.services[c.StableService]; svc != nil {
-			sel.Stable = svc.Spec.Selector[v1alpha1.LabelPodTemplateHash]
-		}
-		if svc := obs.services[c.CanaryService]; svc != nil {
-			sel.Canary = svc.Spec.Selector[v1alpha1.LabelPodTemplateHash]
-		}
+	stable, canary := plan.ServiceNames(ro)
+	if svc := obs.services[stable]; svc != nil && stable != "" {
+		sel.Stable = svc.Spec.Selector[v1alpha1.LabelPodTemplateHash]
+	}
+	if svc := obs.services[canary]; svc != nil && canary != "" {
+		sel.Canary = svc.Spec.Selector[v1alpha1.LabelPodTemplateHash]
 	}
 	return sel
 }
@@ -321,8 +320,7 @@ func clearDefaults(s *corev1.PodSpec) {
 // checkReferences verifies the Services the Rollout names: they must exist, select the
 // Rollout's pods, and not be managed by another Rollout.
 func (r *Reconciler) checkReferences(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) string {
-	c := ro.Spec.Strategy.Canary
-	if c.TrafficRouting != nil {
+	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil {
 		if r.Routers == nil {
 			return errRoutersUnavailable.Error()
 		}
@@ -334,7 +332,8 @@ func (r *Reconciler) checkReferences(ctx context.Context, ro *v1alpha1.Rollout, 
 			return msg
 		}
 	}
-	for _, name := range []string{c.StableService, c.CanaryService} {
+	stable, canary := plan.ServiceNames(ro)
+	for _, name := range []string{stable, canary} {
 		if name == "" {
 			continue
 		}
