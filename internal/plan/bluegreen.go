@@ -29,11 +29,11 @@ const DefaultBlueGreenScaleDownDelay = 30 * time.Second
 func (c *computation) blueGreen() {
 	bg := c.ro.Spec.Strategy.BlueGreen
 	c.unavail = resolveUnavailable(bg.MaxUnavailable, c.replicas)
-	c.resetOnChange()
 	if c.ro.Status.CurrentPodHash != c.in.NewHash {
 		c.st.BlueGreen.ScaleUpPreviewCheckPoint = false
 		c.st.BlueGreen.PrePromotionAnalysisRunStatus, c.st.BlueGreen.PostPromotionAnalysisRunStatus = nil, nil
 	}
+	c.resetOnChange()
 	c.initialDeploy()
 	c.abortOrRetry()
 	if c.retried {

@@ -37,7 +37,30 @@ func (c *computation) resetOnChange() {
 		if templateChanged && !firstSight {
 			c.event(false, "SkipSteps", "Rollback to stable ReplicaSets")
 		}
+	} else if templateChanged && !firstSight && c.rollbackWithinWindow() {
+		c.setIndex(c.n())
+		c.st.BlueGreen.ScaleUpPreviewCheckPoint = c.ro.Spec.Strategy.BlueGreen != nil
+		c.event(false, "SkipSteps", "Rollback within the rollbackWindow (%d revisions): steps skipped", c.ro.Spec.RollbackWindow.Revisions)
 	}
+}
+
+// rollbackWithinWindow is Argo's fast-tracked rollback: the current template's ReplicaSet is
+// older than the stable one, and fewer than rollbackWindow.revisions versions were created
+// between them.
+func (c *computation) rollbackWithinWindow() bool {
+	w := c.ro.Spec.RollbackWindow
+	n, s := c.find(c.in.NewHash), c.find(c.st.StableRS)
+	if w == nil || w.Revisions <= 0 || n == nil || s == nil || n == s || !n.Created.Before(s.Created) {
+		return false
+	}
+	var between int32
+	for i := range c.in.ReplicaSets {
+		rs := &c.in.ReplicaSets[i]
+		if rs.Created.Before(s.Created) && n.Created.Before(rs.Created) {
+			between++
+		}
+	}
+	return between < w.Revisions
 }
 
 // initialDeploy promotes at once when there is no stable ReplicaSet yet (first deploy, or the

@@ -30,6 +30,8 @@ type ReplicaSet struct {
 	Spec, Replicas, Ready, Available int32
 	// ScaleDownDeadline is the scale-down-deadline annotation, when set.
 	ScaleDownDeadline *time.Time
+	// Created is the ReplicaSet's creationTimestamp (rollbackWindow counts versions by it).
+	Created time.Time
 }
 
 // Input is everything Compute looks at. The controller makes sure the ReplicaSet for the

@@ -241,3 +241,34 @@ func TestSequenceTrafficRoutedAbort(t *testing.T) {
 	w.run(2 * time.Minute)
 	w.golden("traffic-routed-abort")
 }
+
+// rollbackWindow: a rollback to one of the last revisions skips the steps (Argo's fast-track);
+// an older one goes through them.
+func TestRollbackWindow(t *testing.T) {
+	ro := rollout(4, setWeight(25), pause(""))
+	ro.Spec.RollbackWindow = &v1alpha1.RollbackWindowSpec{Revisions: 1}
+	w := newWorld(t, ro)
+	w.run(time.Minute)
+	promoteTo := func(img string) {
+		w.setImage(img)
+		w.run(time.Minute)
+		w.ro.Status.PauseConditions = nil
+		w.run(time.Minute)
+		if !w.healthyOnCurrent() {
+			t.Fatalf("%s not promoted: %s", img, w.snapshot())
+		}
+	}
+	for _, img := range []string{"app:v2", "app:v3", "app:v4"} {
+		promoteTo(img)
+	}
+	w.setImage("app:v3") // one revision back: within the window
+	w.run(time.Minute)
+	if !w.healthyOnCurrent() || !strings.Contains(w.log.String(), "Rollback within the rollbackWindow") {
+		t.Fatalf("rollback to v3 within the window went through the steps: %s\n%s", w.snapshot(), w.log.String())
+	}
+	w.setImage("app:v1") // v2 was created between v1 and the stable v3: outside a window of 1
+	w.run(time.Minute)
+	if w.healthyOnCurrent() || w.ro.Status.Phase != v1alpha1.RolloutPhasePaused {
+		t.Fatalf("rollback to v1, outside the window, skipped the steps: %s", w.snapshot())
+	}
+}

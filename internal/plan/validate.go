@@ -54,9 +54,6 @@ func ValidateAll(ro *v1alpha1.Rollout) []string {
 		add(fmt.Sprintf("spec.progressDeadlineSeconds (%d) must be greater than spec.minReadySeconds (%d)",
 			*spec.ProgressDeadlineSeconds, spec.MinReadySeconds))
 	}
-	if spec.RollbackWindow != nil {
-		add("spec.rollbackWindow is not supported by sluice yet; remove it (rollbacks to the stable version already skip the steps)")
-	}
 	switch {
 	case spec.Strategy.Canary == nil && spec.Strategy.BlueGreen == nil:
 		add("spec.strategy must set canary or blueGreen")

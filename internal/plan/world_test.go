@@ -143,7 +143,7 @@ func (w *world) reconcile() Plan {
 	}
 	newRS := w.find(h)
 	if newRS == nil {
-		newRS = &simRS{ReplicaSet: ReplicaSet{Name: "ro-" + h, Hash: h, Revision: maxRev + 1}}
+		newRS = &simRS{ReplicaSet: ReplicaSet{Name: "ro-" + h, Hash: h, Revision: maxRev + 1, Created: w.now}}
 		w.rss = append(w.rss, newRS)
 	}
 	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc, AnalysisRuns: w.analysisRuns()}

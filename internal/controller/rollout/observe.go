@@ -115,7 +115,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		fact := plan.ReplicaSet{
 			Name: rs.Name, Hash: rs.Labels[v1alpha1.LabelPodTemplateHash], Revision: revisionOf(rs),
 			Spec: ptr.Deref(rs.Spec.Replicas, 1), Replicas: rs.Status.Replicas,
-			Ready: rs.Status.ReadyReplicas, Available: rs.Status.AvailableReplicas,
+			Ready: rs.Status.ReadyReplicas, Available: rs.Status.AvailableReplicas, Created: rs.CreationTimestamp.Time,
 		}
 		if v, ok := rs.Annotations[v1alpha1.AnnotationScaleDownDeadline]; ok {
 			if t, err := time.Parse(time.RFC3339, v); err == nil {
