@@ -120,3 +120,24 @@ func (e *env) expectRun(rollout, typ string, want v1alpha1.AnalysisPhase) {
 		e.t.Fatalf("%s: newest %s run %+v, want %s", rollout, typ, got, want)
 	}
 }
+
+// Argo's blue-green example, applied unchanged: paused before the cut-over until promoted.
+func TestArgoBlueGreenExample(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.applyArgo(argoExample(t, "rollout-bluegreen.yaml"))
+	e.waitHealthy("rollout-bluegreen", time.Minute)
+	e.setImage("rollout-bluegreen", "argoproj/rollouts-demo:green")
+	e.waitFor(time.Minute, func() string {
+		st := e.rollout("rollout-bluegreen").Status
+		if len(st.PauseConditions) == 0 || st.PauseConditions[0].Reason != v1alpha1.PauseReasonBlueGreenPause || st.BlueGreen.PreviewSelector != st.CurrentPodHash {
+			return fmt.Sprintf("waiting for BlueGreenPause with the preview on the new version: %s %+v", st.Phase, st.BlueGreen)
+		}
+		return ""
+	})
+	e.statusPatch("rollout-bluegreen", `{"status":{"pauseConditions":null}}`)
+	ro := e.waitHealthy("rollout-bluegreen", time.Minute)
+	if ro.Status.BlueGreen.ActiveSelector != ro.Status.CurrentPodHash {
+		t.Fatalf("active selector %q after promotion", ro.Status.BlueGreen.ActiveSelector)
+	}
+}
