@@ -34,9 +34,33 @@
 // with it runs until deleted. A pod ends when its last container does (sleep infinity: never),
 // to the second (the time is counted from status.startTime, which has whole seconds).
 // OnFailure is played as Never: a failing container fails the pod instead of restarting in
-// place, so a Job retries with a new pod; restartCount stays 0. Pods with restartPolicy
-// Always (Deployments, ReplicaSets, Rollouts) run until deleted, whatever their command. Init
-// containers, lifecycle hooks and probes are not played.
+// place, so a Job retries with a new pod; restartCount stays 0. Init containers, lifecycle
+// hooks and probes of Job pods are not played.
+//
+// Pods with restartPolicy Always (Deployments, ReplicaSets, Rollouts) are played as a kubelet
+// would run them (podplay.go); by default, and with any command not understood, they are
+// Running and Ready at once as before:
+//
+//   - lifecycle.postStart sleep N (exec of a form above, or the sleep action): Pending
+//     (ContainerCreating) for N s, containers started one after another;
+//   - readinessProbe.initialDelaySeconds N: Ready N s after the container started;
+//     minReadySeconds then works as in a real cluster;
+//   - lifecycle.preStop sleep N: a deleted pod stays listed (deletionTimestamp, Running,
+//     Ready False) for N s, at most its grace period; without preStop it goes at once;
+//   - a command that exits (exit 1, sleep 5 && exit 1, exit 0): crash-loops, Ready while it
+//     runs, then CrashLoopBackOff with restartCount growing and lastState.terminated;
+//   - on purpose, with annotations on the pod template: CrashAnnotation ("" or
+//     "after=10s[,exit=N]"), ImagePullAnnotation ("fail": ErrImagePull/ImagePullBackOff,
+//     Pending), ReadyAnnotation ("never", "flip-after=20s").
+//
+// Back-offs (crash loops, image pulls) grow as the kubelet's, ten times faster: 1 s doubling to
+// a 30 s cap. The planner decides once per pod that might need it (needsDecision: a
+// devcluster.sluice.dev/ annotation, a command or args, a lifecycle hook, a readiness probe
+// with an initial delay) and writes PlayAnnotation: "none" hands the pod to kwok's stages,
+// which hold such pods until then; a JSON plan makes it the pod's only player: kwok's stages
+// skip the pod, and the planner writes its status at each change of a timeline computed from
+// the pod's start (timers, not polling; transitions measured within 30 ms) and deletes it once
+// its preStop time is over.
 //
 // The mechanism: a pod planner (pods.go), running in the process that started the cluster,
 // watches pods, computes the plan from the pod spec (podplan.go) and writes it on the pod as
