@@ -83,6 +83,11 @@ type RolloutSpec struct {
 	// +optional
 	WorkloadRef *ObjectRef `json:"workloadRef,omitempty"`
 
+	// TemplateResolvedFromRef is set, in memory only, once the controller has copied the
+	// referenced workload's pod template into Template (Argo's field of the same name): the
+	// template is then the workload's, not one the user wrote beside workloadRef.
+	TemplateResolvedFromRef bool `json:"-"`
+
 	// minReadySeconds is how long a new pod must be ready, without any container
 	// crashing, before it counts as available. Default 0: available as soon as
 	// ready.

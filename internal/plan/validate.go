@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -34,17 +35,30 @@ func ValidateAll(ro *v1alpha1.Rollout) []string {
 		}
 	}
 	spec := &ro.Spec
+	// unresolved: the template (and maybe the selector) still has to come from the referenced
+	// workload (the controller resolves it before planning); until then only the reference
+	// itself can be checked.
+	unresolved := spec.WorkloadRef != nil && !spec.TemplateResolvedFromRef
 	if spec.WorkloadRef != nil {
-		add("spec.workloadRef is not supported by sluice yet; inline the pod template in spec.template")
+		out = append(out, validateWorkloadRef(spec)...)
 	}
-	if spec.Selector == nil || (len(spec.Selector.MatchLabels) == 0 && len(spec.Selector.MatchExpressions) == 0) {
+	switch {
+	case spec.Selector == nil && unresolved:
+		// taken from the Deployment
+	case spec.Selector == nil || (len(spec.Selector.MatchLabels) == 0 && len(spec.Selector.MatchExpressions) == 0):
 		add("spec.selector is required and must not be empty")
-	} else if sel, err := metav1.LabelSelectorAsSelector(spec.Selector); err != nil {
-		add("spec.selector is invalid: " + err.Error())
-	} else if !sel.Matches(labels.Set(spec.Template.Labels)) {
-		add("spec.selector does not match the labels of spec.template.metadata.labels")
+	default:
+		if sel, err := metav1.LabelSelectorAsSelector(spec.Selector); err != nil {
+			add("spec.selector is invalid: " + err.Error())
+		} else if !unresolved && !sel.Matches(labels.Set(spec.Template.Labels)) {
+			if spec.WorkloadRef != nil {
+				add(fmt.Sprintf("spec.selector does not match the labels of the pod template of %s %q (spec.workloadRef)", spec.WorkloadRef.Kind, spec.WorkloadRef.Name))
+			} else {
+				add("spec.selector does not match the labels of spec.template.metadata.labels")
+			}
+		}
 	}
-	if len(spec.Template.Spec.Containers) == 0 {
+	if len(spec.Template.Spec.Containers) == 0 && !unresolved {
 		add("spec.template.spec.containers must list at least one container")
 	}
 	if spec.Replicas != nil && *spec.Replicas < 0 {
@@ -61,7 +75,9 @@ func ValidateAll(ro *v1alpha1.Rollout) []string {
 		add("spec.strategy must set only one of canary and blueGreen")
 	case spec.Strategy.BlueGreen != nil:
 		out = append(out, validateBlueGreen(spec.Strategy.BlueGreen)...)
+		out = append(out, validatePodExtras(ro)...) // antiAffinity, role metadata (metadata.go)
 	default:
+		out = append(out, validatePodExtras(ro)...)
 		out = append(out, validateCanary(spec.Strategy.Canary)...)
 	}
 	return out
@@ -91,12 +107,6 @@ func validateBlueGreen(b *v1alpha1.BlueGreenStrategy) []string {
 			add(p + a.name + ".templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate")
 		}
 	}
-	if b.AntiAffinity != nil {
-		add(p + "antiAffinity is not supported by sluice yet")
-	}
-	if b.PreviewMetadata != nil || b.ActiveMetadata != nil {
-		add(p + "previewMetadata/activeMetadata are not supported by sluice yet")
-	}
 	return out
 }
 
@@ -113,12 +123,6 @@ func validateCanary(c *v1alpha1.CanaryStrategy) []string {
 	routed := c.TrafficRouting != nil
 	if c.Analysis != nil && len(c.Analysis.Templates) == 0 {
 		add(p + "analysis.templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate")
-	}
-	if c.AntiAffinity != nil {
-		add(p + "antiAffinity is not supported by sluice yet")
-	}
-	if c.CanaryMetadata != nil || c.StableMetadata != nil {
-		add(p + "canaryMetadata/stableMetadata are not supported by sluice yet")
 	}
 	if c.PingPong != nil {
 		add(p + "pingPong is not supported by sluice yet")
@@ -227,4 +231,35 @@ func isZero(v *intstr.IntOrString) bool {
 		return v.IntVal == 0
 	}
 	return v.StrVal == "0" || v.StrVal == "0%"
+}
+
+// validateWorkloadRef checks spec.workloadRef on its own (whether the Deployment exists is the
+// controller's check, when it resolves the reference).
+func validateWorkloadRef(spec *v1alpha1.RolloutSpec) []string {
+	const p = "spec.workloadRef"
+	ref := spec.WorkloadRef
+	var out []string
+	if ref.APIVersion != "apps/v1" || ref.Kind != "Deployment" {
+		out = append(out, fmt.Sprintf(p+" must reference an apps/v1 Deployment, not %s %s: sluice does not take pod templates from other kinds (Argo Rollouts also accepts a ReplicaSet or PodTemplate)",
+			orNone(ref.APIVersion), orNone(ref.Kind)))
+	}
+	if ref.Name == "" {
+		out = append(out, p+".name is required")
+	}
+	switch ref.ScaleDown {
+	case "", v1alpha1.ScaleDownNever, v1alpha1.ScaleDownOnSuccess, v1alpha1.ScaleDownProgressively:
+	default:
+		out = append(out, fmt.Sprintf(p+".scaleDown must be never, onsuccess or progressively, not %q", ref.ScaleDown))
+	}
+	if !spec.TemplateResolvedFromRef && !apiequality.Semantic.DeepEqual(spec.Template, v1alpha1.PodTemplateSpec{}) {
+		out = append(out, "spec.template must be empty when spec.workloadRef is set: the pod template comes from the referenced Deployment")
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

@@ -57,7 +57,30 @@ func TestValidate(t *testing.T) {
 			ro.Spec.MinReadySeconds = 30
 			ro.Spec.ProgressDeadlineSeconds = new(int32(30))
 		}, "progressDeadlineSeconds (30) must be greater than spec.minReadySeconds (30)"},
-		{"workloadRef", func(ro *v1alpha1.Rollout) { ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{Kind: "Deployment", Name: "x"} }, "workloadRef is not supported"},
+		{"workloadRef beside a template", func(ro *v1alpha1.Rollout) {
+			ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x"}
+		}, "spec.template must be empty when spec.workloadRef is set"},
+		{"workloadRef to a ReplicaSet", func(ro *v1alpha1.Rollout) {
+			ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "x"}
+			ro.Spec.Template = v1alpha1.PodTemplateSpec{}
+		}, "spec.workloadRef must reference an apps/v1 Deployment, not apps/v1 ReplicaSet"},
+		{"workloadRef without name", func(ro *v1alpha1.Rollout) {
+			ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment"}
+			ro.Spec.Template = v1alpha1.PodTemplateSpec{}
+		}, "spec.workloadRef.name is required"},
+		{"workloadRef unresolved, no selector", func(ro *v1alpha1.Rollout) {
+			ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x", ScaleDown: "progressively"}
+			ro.Spec.Template, ro.Spec.Selector = v1alpha1.PodTemplateSpec{}, nil
+		}, ""},
+		{"workloadRef resolved", func(ro *v1alpha1.Rollout) {
+			ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x"}
+			ro.Spec.TemplateResolvedFromRef = true
+		}, ""},
+		{"workloadRef resolved, selector mismatch", func(ro *v1alpha1.Rollout) {
+			ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x"}
+			ro.Spec.TemplateResolvedFromRef = true
+			ro.Spec.Selector.MatchLabels["app"] = "other"
+		}, `spec.selector does not match the labels of the pod template of Deployment "x"`},
 		{"background analysis", func(ro *v1alpha1.Rollout) {
 			ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{}
 		}, "canary.analysis.templates must name at least one"},
@@ -97,7 +120,7 @@ func TestComputeInvalidSpec(t *testing.T) {
 // ValidateAll reports every problem (one per step), so `sluice lint` can list them all.
 func TestValidateAllReportsEveryProblem(t *testing.T) {
 	ro := rollout(3, setWeight(120), pause("soon"), setWeight(50))
-	ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{Kind: "Deployment", Name: "x"}
+	ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x"} // beside a template
 	ro.Spec.Strategy.Canary.AntiAffinity = &v1alpha1.AntiAffinity{}
 	got := ValidateAll(ro)
 	want := []string{"spec.workloadRef", "antiAffinity", "steps[0].setWeight", "steps[1].pause.duration"}

@@ -50,6 +50,9 @@ type observed struct {
 	runs     map[string]*v1alpha1.AnalysisRun
 	runFacts []plan.AnalysisRun
 	runSpecs map[int]*v1alpha1.AnalysisRunSpec
+	// workload is the Deployment spec.workloadRef names, once its template was copied into
+	// the Rollout (workloadref.go).
+	workload *appsv1.Deployment
 }
 
 // observe reads the ReplicaSets the Rollout owns and its Services, and makes sure the
@@ -76,6 +79,10 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			obs.stale = true
 		}
 	}
+	workloadInvalid, err := r.resolveWorkload(ctx, ro, obs)
+	if err != nil {
+		return nil, err
+	}
 	if problems := rolloutspec.Problems(ro); len(problems) > 0 {
 		// The referenced objects may explain the routers' problems better (NGINX: which
 		// Services to create, canary annotations on the stable Ingress).
@@ -83,6 +90,8 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			problems = diagnosed
 		}
 		obs.invalid = rolloutspec.Message(problems)
+	} else if workloadInvalid != "" {
+		obs.invalid = workloadInvalid
 	} else {
 		newRS, created, err := r.ensureNewReplicaSet(ctx, ro, owned, maxRev)
 		if err != nil {
@@ -207,7 +216,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 	}
 	if found == nil {
 		for _, rs := range owned {
-			if templateEqual(&rs.Spec.Template, &want) {
+			if templateEqual(strippedTemplate(ro, rs), &want) {
 				found = rs
 				break
 			}
@@ -252,6 +261,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, ro *v1alpha1.Rollo
 			Template:        *tmpl,
 		},
 	}
+	decorateNewReplicaSet(ro, rs, owned) // anti-affinity, role metadata (metadata.go)
 	if err := controllerutil.SetControllerReference(ro, rs, r.Scheme()); err != nil {
 		return nil, false, err
 	}

@@ -53,7 +53,7 @@ type RouterFactory func(ctx context.Context, c client.Client, ro *v1alpha1.Rollo
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/finalizers,verbs=update
@@ -100,8 +100,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		Rollout: ro, NewHash: obs.newHash, Revision: obs.revision, ReplicaSets: obs.facts,
 		Invalid: obs.invalid, Pods: obs.podFacts, Services: obs.selectors(ro), AnalysisRuns: obs.runFacts, Now: r.Clock.Now(),
 	})
+	p.Status.WorkloadObservedGeneration = obs.workloadGeneration()
 	if !p.Invalid {
-		if err := r.act(ctx, ro, obs, &p); err != nil {
+		err := r.act(ctx, ro, obs, &p)
+		if err == nil {
+			err = r.scaleWorkload(ctx, ro, obs, p.Status.Phase)
+		}
+		if err != nil {
 			if apierrors.IsConflict(err) {
 				// Our cache had not seen our own last write yet: look again shortly, quietly.
 				return ctrl.Result{RequeueAfter: conflictRetry}, nil
@@ -141,6 +146,12 @@ func (r *Reconciler) report(ctx context.Context, ro *v1alpha1.Rollout, obs *obse
 					"canary gets %s%% of pods (%d of %d available) for a requested setWeight of %d%%: without trafficRouting a Service spreads requests by pod count",
 					eff, p.CanaryAvailable, p.TotalAvailable, p.RequestedWeight)
 			}
+		}
+	}
+	if gen := obs.workloadGeneration(); ro.Annotations[v1alpha1.AnnotationWorkloadGeneration] != gen {
+		ann[v1alpha1.AnnotationWorkloadGeneration] = gen // Argo's record of the workloadRef generation seen
+		if gen == "" {
+			ann[v1alpha1.AnnotationWorkloadGeneration] = nil
 		}
 	}
 	if cur := routingJSON(ro); obs.routingApplied && ro.Annotations[AnnotationTrafficRouting] != cur {

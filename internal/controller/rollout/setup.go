@@ -79,6 +79,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		Owns(&v1alpha1.AnalysisRun{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1), ReconciliationTimeout: time.Minute}).
 		Named("rollout")
+	if b, err = watchWorkloads(context.Background(), mgr, b); err != nil {
+		return err
+	}
 	if r.Routers != nil {
 		if b, err = watchRouterObjects(context.Background(), mgr, b, r.RouterOptions); err != nil {
 			return err
