@@ -42,9 +42,18 @@ router keeps the stable ReplicaSet at full size) and the share of requests the c
   with a router:    exactly the weight (NGINX, Istio, SMI, ALB, Gateway API).
 
 Without trafficRouting it warns about every setWeight step the pod ratio cannot honour and
-suggests the smallest replica count that makes every step exact.`,
+suggests the smallest replica count that makes every step exact.
+
+For a blue-green Rollout it shows the stages of an update instead: the preview
+(previewReplicaCount or every pod, behind the preview Service), the pre-promotion analysis,
+the pause (autoPromotionEnabled: false until promoted, or autoPromotionSeconds), the scale-up
+to full size, the cut-over of the active Service (only once every new pod is available), the
+post-promotion analysis and the old version's scale-down after scaleDownDelaySeconds, with the
+new and old pods and the version each Service selects; then what promote, promote --full and
+abort do.`,
 		Example: `  sluice plan -f examples/rollout-basic.yaml
-  sluice plan -f rollout.yaml --replicas 10`,
+  sluice plan -f rollout.yaml --replicas 10
+  sluice plan -f examples/bluegreen/rollout.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -82,13 +91,6 @@ func (o *planOptions) Run(in io.Reader, out io.Writer) error {
 			}
 		}
 		n++
-		c := ro.Spec.Strategy.Canary
-		if c == nil {
-			if _, err := fmt.Fprintf(out, "Rollout %s: not a canary Rollout; plan shows canary steps only\n", ro.Name); err != nil {
-				return err
-			}
-			continue
-		}
 		replicas := int32(1)
 		if ro.Spec.Replicas != nil {
 			replicas = *ro.Spec.Replicas
@@ -96,7 +98,15 @@ func (o *planOptions) Run(in io.Reader, out io.Writer) error {
 		if o.replicas > 0 {
 			replicas = o.replicas
 		}
-		s := view.PlanTable(view.PlanInput{Name: ro.Name, Replicas: replicas, Canary: c}, opts)
+		var s string
+		switch {
+		case ro.Spec.Strategy.Canary != nil:
+			s = view.PlanTable(view.PlanInput{Name: ro.Name, Replicas: replicas, Canary: ro.Spec.Strategy.Canary}, opts)
+		case ro.Spec.Strategy.BlueGreen != nil:
+			s = view.BlueGreenPlanTable(view.BlueGreenPlanInput{Name: ro.Name, Replicas: replicas, BlueGreen: ro.Spec.Strategy.BlueGreen}, opts)
+		default:
+			s = fmt.Sprintf("Rollout %s: no strategy (spec.strategy.canary or blueGreen): nothing to plan\n", ro.Name)
+		}
 		if problems := rolloutspec.Problems(ro); len(problems) > 0 {
 			s += "note: the sluice controller refuses this Rollout today (InvalidSpec): " + rolloutspec.Message(problems) + "\n"
 		}

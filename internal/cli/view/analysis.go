@@ -24,7 +24,8 @@ const (
 // AnalysisRunRow is one AnalysisRun of the tree, under the revision it measures.
 type AnalysisRunRow struct {
 	Name string `json:"name"`
-	// Type is the rollout-type label (Step, Background); StepIndex the step-index label.
+	// Type is the rollout-type label (Step, Background, PrePromotion, PostPromotion);
+	// StepIndex the step-index label.
 	Type      string `json:"type,omitempty"`
 	StepIndex *int32 `json:"stepIndex,omitempty"`
 	Phase     string `json:"phase"`
@@ -196,7 +197,8 @@ func addAnalysisRuns(revs []Revision, runs []v1alpha1.AnalysisRun, rows []Replic
 }
 
 // AnalysisStatus is a run the Rollout's status names (status.canary.currentStepAnalysisRunStatus
-// and currentBackgroundAnalysisRunStatus).
+// and currentBackgroundAnalysisRunStatus, status.blueGreen.prePromotionAnalysisRunStatus and
+// postPromotionAnalysisRunStatus).
 type AnalysisStatus struct {
 	Type    string `json:"type"`
 	Name    string `json:"name"`
@@ -212,6 +214,8 @@ func analysisStatuses(ro *v1alpha1.Rollout) []AnalysisStatus {
 	}{
 		{v1alpha1.RolloutTypeStep, ro.Status.Canary.CurrentStepAnalysisRunStatus},
 		{v1alpha1.RolloutTypeBackground, ro.Status.Canary.CurrentBackgroundAnalysisRunStatus},
+		{v1alpha1.RolloutTypePrePromotion, ro.Status.BlueGreen.PrePromotionAnalysisRunStatus},
+		{v1alpha1.RolloutTypePostPromotion, ro.Status.BlueGreen.PostPromotionAnalysisRunStatus},
 	} {
 		if s.st != nil {
 			out = append(out, AnalysisStatus{Type: s.typ, Name: s.st.Name, Phase: analysisPhase(s.st.Status), Message: s.st.Message})

@@ -49,7 +49,10 @@ type RolloutInfo struct {
 	SetWeight    *int32   `json:"setWeight,omitempty"`
 	ActualWeight *float64 `json:"actualWeight,omitempty"`
 	Traffic      Traffic  `json:"traffic"`
-	// Analysis are the runs status.canary names: the current step's and the background one.
+	// BlueGreen are a blue-green Rollout's Services and the versions they select.
+	BlueGreen *BlueGreenInfo `json:"blueGreen,omitempty"`
+	// Analysis are the runs the status names: status.canary's current step and background
+	// runs, status.blueGreen's pre- and post-promotion runs.
 	Analysis []AnalysisStatus `json:"analysis,omitempty"`
 	Images   []Image          `json:"images,omitempty"`
 	Replicas Replicas         `json:"replicas"`
@@ -60,8 +63,10 @@ type RolloutInfo struct {
 
 // Traffic says where the effective share comes from.
 type Traffic struct {
-	// Source is "pods" (no trafficRouting: a Service spreads requests by pod count) or
-	// "router" (status.canary.weights, the weight the controller set on the router).
+	// Source is "pods" (no trafficRouting: a Service spreads requests by pod count),
+	// "router" (status.canary.weights, the weight the controller set on the router) or
+	// "activeService" (blue-green: every request goes to the version the active Service
+	// selects).
 	Source string `json:"source"`
 	// Router names the configured router(s) (nginx, istio, smi, alb, plugins/…).
 	Router string `json:"router,omitempty"`
@@ -104,12 +109,15 @@ type ReplicaSetRow struct {
 	Ready     int32 `json:"ready"`
 	Available int32 `json:"available"`
 	// Traffic is the share of requests this ReplicaSet gets (percent), TrafficFrom how it
-	// is known ("pods" or "router").
-	Traffic     float64  `json:"traffic"`
-	TrafficFrom string   `json:"trafficFrom"`
-	Age         string   `json:"age,omitempty"`
-	Pods        []PodRow `json:"pods,omitempty"`
-	revision    int64
+	// is known ("pods", "router" or "activeService").
+	Traffic     float64 `json:"traffic"`
+	TrafficFrom string  `json:"trafficFrom"`
+	Age         string  `json:"age,omitempty"`
+	// ScaleDownDelay is the time left before an old ReplicaSet may be scaled down (its
+	// scale-down-deadline annotation), "passed" once it has passed.
+	ScaleDownDelay string   `json:"scaleDownDelay,omitempty"`
+	Pods           []PodRow `json:"pods,omitempty"`
+	revision       int64
 }
 
 // PodRow is one pod of the tree.
@@ -178,11 +186,14 @@ func Build(in Input) RolloutInfo {
 		info.Strategy = "BlueGreen"
 	}
 	rows := replicaSetRows(in)
-	if c := ro.Spec.Strategy.Canary; c != nil {
+	switch {
+	case ro.Spec.Strategy.Canary != nil:
 		canarySteps(&info, ro, in.Now)
 		traffic(&info, ro, rows)
+	case ro.Spec.Strategy.BlueGreen != nil:
+		blueGreen(&info, ro, rows, in.Now)
 	}
-	info.Images = images(ro, in.ReplicaSets)
+	info.Images = images(ro, in.ReplicaSets, rows)
 	info.Revisions = addAnalysisRuns(revisions(rows), in.AnalysisRuns, rows, in.Now)
 	info.Analysis = analysisStatuses(ro)
 	return info
@@ -357,7 +368,10 @@ func traffic(info *RolloutInfo, ro *v1alpha1.Rollout, rows []ReplicaSetRow) {
 	info.Traffic.Summary = s
 }
 
-func images(ro *v1alpha1.Rollout, rss []appsv1.ReplicaSet) []Image {
+// images lists the container images with the roles of the ReplicaSets that run them (stable,
+// canary; stable, active, preview for blue-green), leaving out scaled-down ReplicaSets without
+// a role.
+func images(ro *v1alpha1.Rollout, rss []appsv1.ReplicaSet, rows []ReplicaSetRow) []Image {
 	tags := map[string][]string{}
 	var order []string
 	add := func(img, tag string) {
@@ -370,18 +384,20 @@ func images(ro *v1alpha1.Rollout, rss []appsv1.ReplicaSet) []Image {
 	}
 	for i := range rss {
 		rs := &rss[i]
-		h := rs.Labels[v1alpha1.LabelPodTemplateHash]
-		var tag string
-		switch {
-		case h == ro.Status.StableRS:
-			tag = "stable"
-		case h == ro.Status.CurrentPodHash:
-			tag = "canary"
-		case rs.Status.Replicas == 0:
+		var roles []string
+		if j := slices.IndexFunc(rows, func(r ReplicaSetRow) bool { return r.Name == rs.Name }); j >= 0 {
+			roles = rows[j].Tags
+		}
+		if len(roles) == 0 && rs.Status.Replicas == 0 {
 			continue
 		}
 		for _, c := range rs.Spec.Template.Spec.Containers {
-			add(c.Image, tag)
+			if len(roles) == 0 {
+				add(c.Image, "")
+			}
+			for _, t := range roles {
+				add(c.Image, t)
+			}
 		}
 	}
 	if len(order) == 0 {
@@ -429,8 +445,24 @@ func replicaSetRows(in Input) []ReplicaSetRow {
 		if h != "" && h == ro.Status.StableRS {
 			row.Tags = append(row.Tags, "stable")
 		}
-		if h != "" && h == ro.Status.CurrentPodHash && h != ro.Status.StableRS {
+		switch bg := ro.Status.BlueGreen; {
+		case ro.Spec.Strategy.BlueGreen != nil:
+			// As Argo's plugin: active, else preview.
+			if h != "" && h == bg.ActiveSelector {
+				row.Tags = append(row.Tags, "active")
+			} else if h != "" && h == bg.PreviewSelector {
+				row.Tags = append(row.Tags, "preview")
+			}
+		case h != "" && h == ro.Status.CurrentPodHash && h != ro.Status.StableRS:
 			row.Tags = append(row.Tags, "canary")
+		}
+		if v, ok := rs.Annotations[v1alpha1.AnnotationScaleDownDeadline]; ok && row.Desired > 0 {
+			if t, err := time.Parse(time.RFC3339, v); err == nil {
+				row.ScaleDownDelay = "passed"
+				if t.After(in.Now) {
+					row.ScaleDownDelay = duration.HumanDuration(t.Sub(in.Now))
+				}
+			}
 		}
 		for j := range in.Pods {
 			p := &in.Pods[j]

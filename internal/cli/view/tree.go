@@ -39,6 +39,12 @@ func Tree(info *RolloutInfo, o Options) string {
 	if info.NextStep != "" {
 		summary = append(summary, []string{"  Next:", info.NextStep})
 	}
+	if bg := info.BlueGreen; bg != nil {
+		summary = append(summary, []string{"  ActiveService:", serviceTarget(bg.ActiveService, bg.ActiveSelector, info.Revisions)})
+		if bg.PreviewService != "" {
+			summary = append(summary, []string{"  PreviewService:", serviceTarget(bg.PreviewService, bg.PreviewSelector, info.Revisions)})
+		}
+	}
 	if info.SetWeight != nil {
 		summary = append(summary, []string{"  SetWeight:", strconv.Itoa(int(*info.SetWeight))})
 	}
@@ -113,7 +119,11 @@ func replicaSetTreeRows(rev Revision, cont string, o Options) [][]string {
 			b2, c2 = "└──", "   "
 		}
 		infoCol := append([]string{}, rs.Tags...)
-		if rs.Current > 0 || rs.Traffic > 0 {
+		if rs.ScaleDownDelay != "" {
+			infoCol = append(infoCol, "delay:"+rs.ScaleDownDelay)
+		}
+		// Blue-green: the active tag says who gets the requests (all of them).
+		if rs.TrafficFrom != "activeService" && (rs.Current > 0 || rs.Traffic > 0) {
 			src := "of pods"
 			if rs.TrafficFrom == "router" {
 				src = "by router"
@@ -151,7 +161,7 @@ func analysisRunRows(runs []AnalysisRunRow, cont string, o Options) [][]string {
 		if ai == len(runs)-1 {
 			b2, c2 = "└──", "   "
 		}
-		info := []string{strings.ToLower(ar.Type)}
+		info := []string{runType(ar.Type)}
 		if c := counts(ar.Successful, ar.Failed, ar.Inconclusive, ar.Error); c != "" {
 			info = append(info, c)
 		}
@@ -180,11 +190,38 @@ func analysisSummary(runs []AnalysisStatus, o Options) [][]string {
 		if i == 0 {
 			label = "  Analysis:"
 		}
-		s := fmt.Sprintf("%s (%s) %s", a.Name, strings.ToLower(a.Type), o.paint(a.Phase, analysisIcon(a.Phase)+" "+a.Phase))
+		s := fmt.Sprintf("%s (%s) %s", a.Name, runType(a.Type), o.paint(a.Phase, analysisIcon(a.Phase)+" "+a.Phase))
 		if a.Message != "" {
 			s += ": " + Shorten(a.Message, 100)
 		}
 		lines = append(lines, []string{label, s})
 	}
 	return lines
+}
+
+// runType is how the tree names an AnalysisRun's rollout-type: step, background,
+// pre-promotion, post-promotion.
+func runType(t string) string {
+	switch t {
+	case "PrePromotion":
+		return "pre-promotion"
+	case "PostPromotion":
+		return "post-promotion"
+	}
+	return strings.ToLower(t)
+}
+
+// serviceTarget is a Service and the version it selects: "my-app-active → 5c7b9d8f6 (revision 1)".
+func serviceTarget(svc, hash string, revs []Revision) string {
+	if hash == "" {
+		return svc + " → no version yet"
+	}
+	for _, rev := range revs {
+		for _, rs := range rev.ReplicaSets {
+			if rs.Hash == hash {
+				return fmt.Sprintf("%s → %s (revision %d)", svc, hash, rev.Number)
+			}
+		}
+	}
+	return svc + " → " + hash
 }

@@ -274,3 +274,163 @@ func TestPlanTable(t *testing.T) {
 		})
 	}
 }
+
+// loadBlueGreen reads the repository's examples/bluegreen/rollout.yaml (its Rollout).
+func loadBlueGreen(t *testing.T) *v1alpha1.Rollout {
+	t.Helper()
+	b, err := os.ReadFile("../../../examples/bluegreen/rollout.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, _ := strings.Cut(string(b), "\n---")
+	ro := &v1alpha1.Rollout{}
+	if err := yaml.UnmarshalStrict([]byte(doc), ro); err != nil {
+		t.Fatal(err)
+	}
+	ro.Namespace = "default"
+	ro.UID = "ro-uid"
+	ro.Generation = 2
+	ro.CreationTimestamp = ago(10 * time.Minute)
+	return ro
+}
+
+func TestBlueGreenPlanTable(t *testing.T) {
+	example := loadBlueGreen(t).Spec.Strategy.BlueGreen
+	analysis := func(name string) *v1alpha1.RolloutAnalysis {
+		return &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: name}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		replicas int32
+		bg       func() *v1alpha1.BlueGreenStrategy
+	}{
+		{"bluegreen-example", 3, func() *v1alpha1.BlueGreenStrategy { return example.DeepCopy() }},
+		{"bluegreen-preview-1-analyses-timed", 4, func() *v1alpha1.BlueGreenStrategy {
+			bg := example.DeepCopy()
+			bg.AutoPromotionEnabled, bg.AutoPromotionSeconds = nil, 60
+			bg.PreviewReplicaCount = new(int32(1))
+			bg.PrePromotionAnalysis, bg.PostPromotionAnalysis = analysis("smoke-test"), analysis("success-rate")
+			bg.ScaleDownDelaySeconds, bg.AbortScaleDownDelaySeconds = nil, new(int32(0))
+			return bg
+		}},
+		{"bluegreen-auto-no-preview", 2, func() *v1alpha1.BlueGreenStrategy {
+			return &v1alpha1.BlueGreenStrategy{ActiveService: "my-app", ScaleDownDelaySeconds: new(int32(0))}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			golden(t, "plan-"+tc.name+".txt", view.BlueGreenPlanTable(view.BlueGreenPlanInput{Name: "my-app", Replicas: tc.replicas, BlueGreen: tc.bg()}, view.Options{}))
+		})
+	}
+}
+
+// blueGreenPaused is examples/bluegreen paused before the cut-over (BlueGreenPause): the new
+// version's 3 pods behind the preview Service, the active Service on the old one.
+func blueGreenPaused(t *testing.T) (*v1alpha1.Rollout, *fixture) {
+	t.Helper()
+	ro := loadBlueGreen(t)
+	ro.Spec.Template.Spec.Containers[0].Image = "nginx:1.26"
+	ro.Status = v1alpha1.RolloutStatus{
+		ObservedGeneration: "2", Phase: v1alpha1.RolloutPhasePaused, Message: "BlueGreenPause",
+		CurrentPodHash: "6d4f8b9c7", StableRS: "5c7b9d8f6",
+		PauseConditions: []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonBlueGreenPause, StartTime: ago(8 * time.Second)}},
+		ControllerPause: true,
+		BlueGreen:       v1alpha1.BlueGreenStatus{ActiveSelector: "5c7b9d8f6", PreviewSelector: "6d4f8b9c7"},
+		Replicas:        6, UpdatedReplicas: 3, ReadyReplicas: 6, AvailableReplicas: 6,
+	}
+	f := &fixture{}
+	f.rs(ro, "6d4f8b9c7", 2, "nginx:1.26", 3, 3, 0, 12*time.Second)
+	f.rs(ro, "5c7b9d8f6", 1, "nginx:1.25", 3, 3, 0, 10*time.Minute)
+	return ro, f
+}
+
+func bgRun(ro *v1alpha1.Rollout, name, typ string, phase v1alpha1.AnalysisPhase, age time.Duration) v1alpha1.AnalysisRun {
+	return v1alpha1.AnalysisRun{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: ro.Namespace, CreationTimestamp: ago(age),
+			Labels:      map[string]string{v1alpha1.LabelRolloutType: typ, v1alpha1.LabelPodTemplateHash: ro.Status.CurrentPodHash},
+			Annotations: map[string]string{v1alpha1.AnnotationRevision: "2"},
+		},
+		Spec: v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{{Name: "success-rate"}}},
+		Status: v1alpha1.AnalysisRunStatus{Phase: phase, MetricResults: []v1alpha1.MetricResult{
+			{Name: "success-rate", Phase: phase, Count: 1, Successful: 1, Measurements: []v1alpha1.Measurement{{Phase: v1alpha1.AnalysisPhaseSuccessful, Value: "[0.99]"}}},
+		}},
+	}
+}
+
+func TestTreeBlueGreen(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(t *testing.T) (*v1alpha1.Rollout, *fixture, []v1alpha1.AnalysisRun)
+	}{
+		{"paused", func(t *testing.T) (*v1alpha1.Rollout, *fixture, []v1alpha1.AnalysisRun) {
+			t.Helper()
+			ro, f := blueGreenPaused(t)
+			return ro, f, nil
+		}},
+		// Cut over, the post-promotion analysis running after a successful pre-promotion one.
+		{"post-promotion-analysis", func(t *testing.T) (*v1alpha1.Rollout, *fixture, []v1alpha1.AnalysisRun) {
+			t.Helper()
+			ro, f := blueGreenPaused(t)
+			bg := ro.Spec.Strategy.BlueGreen
+			bg.PrePromotionAnalysis = &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "smoke-test"}}}
+			bg.PostPromotionAnalysis = &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "success-rate"}}}
+			st := &ro.Status
+			st.Phase, st.Message, st.PauseConditions, st.ControllerPause = v1alpha1.RolloutPhaseProgressing, "", nil, false
+			st.BlueGreen.ActiveSelector, st.BlueGreen.ScaleUpPreviewCheckPoint = "6d4f8b9c7", true
+			st.BlueGreen.PrePromotionAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: "my-app-6d4f8b9c7-2-pre", Status: v1alpha1.AnalysisPhaseSuccessful}
+			st.BlueGreen.PostPromotionAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: "my-app-6d4f8b9c7-2-post", Status: v1alpha1.AnalysisPhaseRunning}
+			runs := []v1alpha1.AnalysisRun{
+				bgRun(ro, "my-app-6d4f8b9c7-2-pre", v1alpha1.RolloutTypePrePromotion, v1alpha1.AnalysisPhaseSuccessful, time.Minute),
+				bgRun(ro, "my-app-6d4f8b9c7-2-post", v1alpha1.RolloutTypePostPromotion, v1alpha1.AnalysisPhaseRunning, 10*time.Second),
+			}
+			return ro, f, runs
+		}},
+		// Promoted: the old version waits for its scale-down deadline.
+		{"promoted-delay", func(t *testing.T) (*v1alpha1.Rollout, *fixture, []v1alpha1.AnalysisRun) {
+			t.Helper()
+			ro, f := blueGreenPaused(t)
+			st := &ro.Status
+			st.Phase, st.Message, st.PauseConditions, st.ControllerPause = v1alpha1.RolloutPhaseHealthy, "", nil, false
+			st.StableRS = st.CurrentPodHash
+			st.BlueGreen = v1alpha1.BlueGreenStatus{ActiveSelector: "6d4f8b9c7", PreviewSelector: "6d4f8b9c7", ScaleUpPreviewCheckPoint: true}
+			f.rss[1].Annotations[v1alpha1.AnnotationScaleDownDeadline] = now.Add(7 * time.Second).Format(time.RFC3339)
+			return ro, f, nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ro, f, runs := tc.build(t)
+			info := view.Build(view.Input{Rollout: ro, ReplicaSets: f.rss, Pods: f.pods, AnalysisRuns: runs, Now: now})
+			out := view.Tree(&info, view.Options{})
+			for _, canaryOnly := range []string{"SetWeight", "ActualWeight", "canary", "of pods", "Step:"} {
+				if strings.Contains(out, canaryOnly) {
+					t.Errorf("a blue-green Rollout shows %q:\n%s", canaryOnly, out)
+				}
+			}
+			golden(t, "tree-bluegreen-"+tc.name+".txt", out)
+		})
+	}
+}
+
+func TestTreeBlueGreenFacts(t *testing.T) {
+	ro, f := blueGreenPaused(t)
+	info := view.Build(view.Input{Rollout: ro, ReplicaSets: f.rss, Pods: f.pods, Now: now})
+	if info.Strategy != "BlueGreen" || info.SetWeight != nil || info.ActualWeight != nil || info.Step != "" ||
+		info.BlueGreen == nil || info.BlueGreen.ActiveSelector != "5c7b9d8f6" || info.BlueGreen.PreviewSelector != "6d4f8b9c7" ||
+		info.PauseLeft != "until promoted" || info.Traffic.Source != "activeService" {
+		b, _ := json.MarshalIndent(info, "", "  ")
+		t.Fatalf("info:\n%s", b)
+	}
+	if p, a := info.Revisions[0].ReplicaSets[0], info.Revisions[1].ReplicaSets[0]; strings.Join(p.Tags, ",") != "preview" || p.Traffic != 0 ||
+		strings.Join(a.Tags, ",") != "stable,active" || a.Traffic != 100 {
+		t.Errorf("rows: preview %+v, active %+v", p, a)
+	}
+	if got := fmt.Sprint(info.Images); got != "[{nginx:1.25 [active stable]} {nginx:1.26 [preview]}]" {
+		t.Errorf("images %s", got)
+	}
+	// autoPromotionSeconds: the time left.
+	ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled, ro.Spec.Strategy.BlueGreen.AutoPromotionSeconds = nil, 30
+	info = view.Build(view.Input{Rollout: ro, ReplicaSets: f.rss, Pods: f.pods, Now: now})
+	if info.PauseLeft != "22s" {
+		t.Errorf("pause left %q, want 22s", info.PauseLeft)
+	}
+}
