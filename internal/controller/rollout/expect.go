@@ -21,6 +21,9 @@ type expectations struct {
 	rollouts    writes // Rollout UID → our last write to it
 	replicaSets writes // ReplicaSet UID → our last write to it
 	evicted     writes // pod UID → our eviction (rv 0), until seen terminating or gone
+	// podMetadata: pod UID → our last role-metadata patch of it; podMetadataSynced: ReplicaSet
+	// UID → what its pods were last seen all carrying (metadata.go).
+	podMetadata, podMetadataSynced writes
 }
 
 // memory bounds how long a write is waited for: resourceVersions only grow, unless etcd is
