@@ -31,12 +31,15 @@ one line per problem:
 
   - what the sluice controller would refuse (InvalidSpec), including fields sluice does not
     implement yet, and fields no Rollout has (strict decoding);
-  - analysis: the AnalysisTemplates and ClusterAnalysisTemplates the analysis steps and the
-    background analysis name are in the files (clusterScope picks the kind), every template
-    argument gets a value (from the template or the Rollout's args), the metrics are valid,
-    and no metric of an analysis step measures forever (an interval without count);
-  - references to objects in the same files: the canaryService and stableService Services
-    exist and select the pod template's labels; trafficRouting.nginx's stable Ingress(es)
+  - analysis: the AnalysisTemplates and ClusterAnalysisTemplates the analysis steps, the
+    background analysis and a blue-green Rollout's pre- and post-promotion analyses name are
+    in the files (clusterScope picks the kind), every template argument gets a value (from the
+    template or the Rollout's args), the metrics are valid, and no metric of an analysis the
+    update waits for (a step, pre- or post-promotion) measures forever (an interval without
+    count);
+  - references to objects in the same files: the canaryService and stableService Services, a
+    blue-green Rollout's activeService and previewService, exist and select the pod
+    template's labels; trafficRouting.nginx's stable Ingress(es)
     exist, route to the stable Service and carry no canary annotations of their own; Istio's
     VirtualService(s) exist with the named routes and the canary/stable destinations, and the
     DestinationRule with its subsets; the Gateway API plugin's HTTPRoute(s) exist with
@@ -156,11 +159,19 @@ func (l *linter) rollout(d manifest) {
 	for _, msg := range trafficrouter.Warnings(ro) {
 		l.warnings = append(l.warnings, fmt.Sprintf("%s: Rollout %s: warning: %s", d.Where, d.Name, msg))
 	}
+	l.rolloutAnalyses(report, ro)
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		// An empty activeService is rolloutspec's problem.
+		for _, s := range []struct{ field, name string }{{"activeService", bg.ActiveService}, {"previewService", bg.PreviewService}} {
+			if s.name != "" {
+				l.service(report, ro, s.field, s.name)
+			}
+		}
+	}
 	c := ro.Spec.Strategy.Canary
 	if c == nil {
 		return
 	}
-	l.rolloutAnalyses(report, ro)
 	for _, s := range []struct{ field, name string }{{"canaryService", c.CanaryService}, {"stableService", c.StableService}} {
 		if s.name != "" {
 			l.service(report, ro, s.field, s.name)

@@ -140,3 +140,54 @@ func TestLintAndPlanCommands(t *testing.T) {
 		t.Errorf("plan of a routed Rollout: exit %d\n%s", code, out)
 	}
 }
+
+// A blue-green Rollout: its Services are checked as a canary's are (present in the files,
+// selecting the pods), its pre- and post-promotion analyses as analysis steps are (an interval
+// without count never ends: the active Service would never move).
+func TestLintBlueGreen(t *testing.T) {
+	const f = "testdata/lint/bluegreen.yaml"
+	docs, err := readManifests([]string{f}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, _, n := LintWithWarnings(docs)
+	if n != 1 {
+		t.Fatalf("%d Rollouts", n)
+	}
+	want := []string{
+		f + `: Rollout bg: spec.strategy.blueGreen.prePromotionAnalysis: metric "errors" has an interval and no count: it measures until the run is terminated, so the pre-promotion analysis would never finish and the active Service would never move to the new version; set count`,
+		f + `: Rollout bg: spec.strategy.blueGreen.postPromotionAnalysis: AnalysisTemplate "success-rate" is not in the given files (lint checks references against the objects given with -f)`,
+		f + `: Rollout bg: Service "my-app-active" (activeService) is not in the given files (lint checks references against the objects given with -f)`,
+		f + `: Rollout bg: Service "my-app-preview" (previewService) selects app=other-app, which the pod template's labels do not have`,
+	}
+	if got := strings.Join(problems, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	var out, errb bytes.Buffer
+	if code := Run(t.Context(), []string{"lint", "-f", "../../examples/bluegreen/rollout.yaml"}, strings.NewReader(""), &out, &errb); code != 0 || out.String() != "1 Rollout(s) checked, no problems\n" {
+		t.Errorf("lint of examples/bluegreen: exit %d, %q %q", code, out.String(), errb.String())
+	}
+}
+
+// plan of a blue-green Rollout shows its stages, not the canary table.
+func TestPlanBlueGreen(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Run(t.Context(), []string{"plan", "-f", "../../examples/bluegreen/rollout.yaml", "--replicas", "4"}, strings.NewReader(""), &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"Rollout my-app: 4 replicas, blue-green: active Service my-app-active, preview Service my-app-preview",
+		"pause (until promoted)",
+		"cut-over: my-app-active → new version, once all 4 pods are available",
+		"Abort: 'sluice abort'",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("plan lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "SETWEIGHT") || strings.Contains(s, "not a canary") || strings.Contains(s, "note: the sluice controller refuses") {
+		t.Errorf("plan of a blue-green Rollout:\n%s", s)
+	}
+}

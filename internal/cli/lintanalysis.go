@@ -92,48 +92,65 @@ func undeclaredArgs(metrics []v1alpha1.Metric, args []v1alpha1.Argument) []strin
 	return out
 }
 
-// rolloutAnalyses checks the analysis steps and the background analysis of a Rollout: the
-// templates exist in the files, every argument gets a value, the Rollout's dryRun and
-// measurementRetention name metrics of the templates, and a step's metrics end on their own.
+// rolloutAnalyses checks the analysis steps and the background analysis of a canary Rollout,
+// the pre- and post-promotion analyses of a blue-green one: the templates exist in the files,
+// every argument gets a value, the Rollout's dryRun and measurementRetention name metrics of
+// the templates, and the metrics of an analysis the update waits for end on their own.
 func (l *linter) rolloutAnalyses(report reportFunc, ro *v1alpha1.Rollout) {
-	c := ro.Spec.Strategy.Canary
-	for i := range c.Steps {
-		if a := c.Steps[i].Analysis; a != nil {
-			l.rolloutAnalysis(report, ro, fmt.Sprintf("steps[%d].analysis", i), a, true)
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		for i := range c.Steps {
+			if a := c.Steps[i].Analysis; a != nil {
+				l.rolloutAnalysis(report, ro, fmt.Sprintf("canary.steps[%d].analysis", i), a,
+					"so the step would never finish; set count, or move it to the background analysis (spec.strategy.canary.analysis)")
+			}
+		}
+		if c.Analysis != nil {
+			// A background analysis is terminated at promotion: it may measure forever.
+			l.rolloutAnalysis(report, ro, "canary.analysis", &c.Analysis.RolloutAnalysis, "")
 		}
 	}
-	if c.Analysis != nil {
-		l.rolloutAnalysis(report, ro, "analysis", &c.Analysis.RolloutAnalysis, false)
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		if a := bg.PrePromotionAnalysis; a != nil {
+			l.rolloutAnalysis(report, ro, "blueGreen.prePromotionAnalysis", a,
+				"so the pre-promotion analysis would never finish and the active Service would never move to the new version; set count")
+		}
+		if a := bg.PostPromotionAnalysis; a != nil {
+			l.rolloutAnalysis(report, ro, "blueGreen.postPromotionAnalysis", a,
+				"so the post-promotion analysis would never finish and the new version would never become stable; set count")
+		}
 	}
 }
 
-func (l *linter) rolloutAnalysis(report reportFunc, ro *v1alpha1.Rollout, at string, a *v1alpha1.RolloutAnalysis, step bool) {
+// rolloutAnalysis checks one analysis of a Rollout, at spec.strategy.<at>. never is what a
+// metric that measures forever does to the update ("" when the update does not wait for the
+// analysis to end).
+func (l *linter) rolloutAnalysis(report reportFunc, ro *v1alpha1.Rollout, at string, a *v1alpha1.RolloutAnalysis, never string) {
 	refs := make([]analysis.TemplateRef, 0, len(a.Templates))
 	for _, t := range a.Templates {
 		refs = append(refs, analysis.TemplateRef{Name: t.TemplateName, Cluster: t.ClusterScope})
 	}
 	spec, err := analysis.Flatten(refs, l.lookupTemplate)
 	if err != nil {
-		report("spec.strategy.canary.%s: %v", at, err)
+		report("spec.strategy.%s: %v", at, err)
 		return
 	}
 	if _, err := analysis.MergeArgs(spec.Args, analysis.RolloutArgs{Args: a.Args, StableHash: "stable", LatestHash: "latest", Object: ro}); err != nil {
-		report("spec.strategy.canary.%s: %v", at, err)
+		report("spec.strategy.%s: %v", at, err)
 	}
 	for _, msg := range undeclaredArgs(spec.Metrics, spec.Args) {
-		report("spec.strategy.canary.%s: %s", at, msg)
+		report("spec.strategy.%s: %s", at, msg)
 	}
 	for _, msg := range analysis.Validate(spec.Metrics, a.DryRun, a.MeasurementRetention) {
 		if strings.HasPrefix(msg, "dryRun[") || strings.HasPrefix(msg, "measurementRetention[") {
-			report("spec.strategy.canary.%s.%s", at, msg) // the templates' own problems are reported with them
+			report("spec.strategy.%s.%s", at, msg) // the templates' own problems are reported with them
 		}
 	}
-	if !step {
-		return // a background analysis is terminated at promotion: it may measure forever
+	if never == "" {
+		return
 	}
 	for i := range spec.Metrics {
 		if m := &spec.Metrics[i]; analysis.RunsIndefinitely(m) {
-			report("spec.strategy.canary.%s: metric %q has an interval and no count: it measures until the run is terminated, so the step would never finish; set count, or move it to the background analysis (spec.strategy.canary.analysis)", at, m.Name)
+			report("spec.strategy.%s: metric %q has an interval and no count: it measures until the run is terminated, %s", at, m.Name, never)
 		}
 	}
 }

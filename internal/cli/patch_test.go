@@ -98,6 +98,64 @@ func TestPromotePatchesAreArgos(t *testing.T) {
 	}
 }
 
+func blueGreenRollout() *v1alpha1.Rollout {
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "ro", Namespace: "ns"}}
+	ro.Spec.Strategy.BlueGreen = &v1alpha1.BlueGreenStrategy{ActiveService: "active", PreviewService: "preview"}
+	ro.Status.CurrentPodHash, ro.Status.StableRS = "b", "a"
+	return ro
+}
+
+// Blue-green has no steps: promote clears the BlueGreenPause (and spec.paused), never writes a
+// currentStepIndex; an Inconclusive pre-promotion run is cleared like any pause (Argo's
+// isInconclusive looks at the canary step run only); --full is promoteFull.
+func TestPromotePatchesBlueGreen(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		ro                    func() *v1alpha1.Rollout
+		full                  bool
+		spec, status, unified string
+	}{
+		{"BlueGreenPause", func() *v1alpha1.Rollout {
+			ro := blueGreenRollout()
+			ro.Status.ControllerPause = true
+			ro.Status.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonBlueGreenPause}}
+			return ro
+		}, false, "<none>", `{"status":{"pauseConditions":null}}`, `{"spec":{"paused":false},"status":{"pauseConditions":null}}`},
+		{"BlueGreenPause and user pause", func() *v1alpha1.Rollout {
+			ro := blueGreenRollout()
+			ro.Spec.Paused = true
+			ro.Status.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonBlueGreenPause}}
+			return ro
+		}, false, `{"spec":{"paused":false}}`, `{"status":{"pauseConditions":null}}`, `{"spec":{"paused":false},"status":{"pauseConditions":null}}`},
+		{"user pause only: no step to skip", func() *v1alpha1.Rollout {
+			ro := blueGreenRollout()
+			ro.Spec.Paused = true
+			return ro
+		}, false, `{"spec":{"paused":false}}`, "<none>", `{"spec":{"paused":false},"status":{"pauseConditions":null}}`},
+		{"not paused: nothing", blueGreenRollout, false, "<none>", "<none>", `{"spec":{"paused":false},"status":{"pauseConditions":null}}`},
+		{"inconclusive pre-promotion analysis", func() *v1alpha1.Rollout {
+			ro := blueGreenRollout()
+			ro.Status.ControllerPause = true
+			ro.Status.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonInconclusiveAnalysis}}
+			ro.Status.BlueGreen.PrePromotionAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Status: v1alpha1.AnalysisPhaseInconclusive}
+			return ro
+		}, false, "<none>", `{"status":{"pauseConditions":null}}`, `{"spec":{"paused":false},"status":{"pauseConditions":null}}`},
+		{"full", func() *v1alpha1.Rollout {
+			ro := blueGreenRollout()
+			ro.Status.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonBlueGreenPause}}
+			return ro
+		}, true, "<none>", `{"status":{"promoteFull":true}}`, `{"status":{"promoteFull":true}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := PromotePatches(tc.ro(), tc.full)
+			if bs(p.Spec) != tc.spec || bs(p.Status) != tc.status || bs(p.Unified) != tc.unified {
+				t.Errorf("patches:\n spec    %s\n status  %s\n unified %s\nwant\n spec    %s\n status  %s\n unified %s",
+					bs(p.Spec), bs(p.Status), bs(p.Unified), tc.spec, tc.status, tc.unified)
+			}
+		})
+	}
+}
+
 func canaryWith(steps int, idx *int32) func() *v1alpha1.Rollout {
 	return func() *v1alpha1.Rollout {
 		ro := canary(steps)

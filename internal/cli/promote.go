@@ -20,10 +20,13 @@ func newPromoteCommand() *cobra.Command {
   - then, on the status subresource: if the controller paused at a pause step
     (status.pauseConditions), clear them: the pause step completes; otherwise, for a canary with
     steps, clear them and move status.currentStepIndex to the next step (skipping a step that
-    is still waiting, e.g. for its canary pods).
+    is still waiting, e.g. for its canary pods). A blue-green Rollout has no steps: promote
+    clears its BlueGreenPause and the controller moves the active Service to the new version
+    once all its pods are available.
 
 With --full: status.promoteFull=true (unless the current template is already stable): the
-controller skips the remaining steps and promotes as soon as the new pods are available.`,
+controller skips the remaining steps (blue-green: the pause, the pre-promotion analysis and the
+preview size) and promotes as soon as the new pods are available.`,
 		Example: `  sluice promote my-rollout
   sluice promote my-rollout --full -n shop`,
 		Args: cobra.ExactArgs(1),
