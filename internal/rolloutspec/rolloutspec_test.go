@@ -24,7 +24,7 @@ spec:
     spec: {containers: [{name: a, image: nginx}]}
   strategy:
     canary:
-      antiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: {weight: 1}}
+      antiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: {weight: 0}}
       canaryService: c
       stableService: s
       trafficRouting:
@@ -39,7 +39,7 @@ spec:
 	}
 	got := rolloutspec.Problems(ro)
 	for _, want := range []string{
-		"spec.strategy.canary.antiAffinity is not supported by sluice yet",
+		"spec.strategy.canary.antiAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight must be 1..100, got 0",
 		"spec.strategy.canary.trafficRouting.maxTrafficWeight is only supported with nginx and plugins; istio weights are percentages of 100",
 		`spec.strategy.canary.steps[1].setHeaderRoute.name "h" must be listed in trafficRouting.managedRoutes`,
 	} {
