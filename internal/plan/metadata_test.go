@@ -154,6 +154,18 @@ func TestReplicaSetAffinity(t *testing.T) {
 	}
 }
 
+// Blue-green's antiAffinity is read from spec.strategy.blueGreen.
+func TestReplicaSetAffinityBlueGreen(t *testing.T) {
+	bg := blueGreenRollout(3, func(b *v1alpha1.BlueGreenStrategy) {
+		b.AntiAffinity = &v1alpha1.AntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &v1alpha1.RequiredDuringSchedulingIgnoredDuringExecution{}}
+	})
+	got := ReplicaSetAffinity(bg, "active", "preview")
+	if got == nil || len(got.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 ||
+		got.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].LabelSelector.MatchExpressions[0].Values[0] != "active" {
+		t.Fatalf("blue-green: %+v", got)
+	}
+}
+
 func TestValidatePodExtras(t *testing.T) {
 	for _, tc := range []struct {
 		name string
