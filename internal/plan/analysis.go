@@ -127,8 +127,11 @@ func (c *computation) runVerdict(r *AnalysisRun) bool {
 			return false
 		}
 		if c.st.ControllerPause && c.inconclusivePaused() {
-			// We paused for this run and a user removed the pause: analyse again.
-			c.st.ControllerPause = false
+			// We paused for this run and a user removed the pause: analyse again. (Blue-green
+			// keeps controllerPause until the cut-over: it also says its pause happened.)
+			if c.ro.Spec.Strategy.Canary != nil {
+				c.st.ControllerPause = false
+			}
 			c.retired[r.Name] = true
 			c.plan.TerminateAnalysisRuns = append(c.plan.TerminateAnalysisRuns, r.Name)
 			c.event(false, "RolloutResumed", "Rollout is resumed")

@@ -50,7 +50,9 @@ func (c *computation) blueGreen() {
 	}
 	if !c.promoted() && !c.st.Abort && !c.ro.Spec.Paused {
 		if !c.st.BlueGreen.ScaleUpPreviewCheckPoint && c.previewReady() {
-			c.st.BlueGreen.ScaleUpPreviewCheckPoint = c.prePromotionDone()
+			if c.st.BlueGreen.ScaleUpPreviewCheckPoint = c.prePromotionDone(); c.st.BlueGreen.ScaleUpPreviewCheckPoint {
+				c.st.ControllerPause = false
+			}
 		}
 		if c.st.BlueGreen.ScaleUpPreviewCheckPoint {
 			c.cutOver()
@@ -123,11 +125,14 @@ func (c *computation) bgPauseDone() bool {
 	if !manual && !timed {
 		return true
 	}
+	// controllerPause records that this update paused already (until the cut-over): a pause
+	// condition a user removed, or one that timed out, is not added again.
 	cond := c.pauseCondition(v1alpha1.PauseReasonBlueGreenPause)
 	if cond == nil {
 		if c.st.ControllerPause {
-			c.st.ControllerPause = false // a user promoted
-			c.event(false, "RolloutResumed", "Rollout is resumed")
+			if hadPause(&c.ro.Status, v1alpha1.PauseReasonBlueGreenPause) {
+				c.event(false, "RolloutResumed", "Rollout is resumed") // a user promoted
+			}
 			return true
 		}
 		c.st.PauseConditions = append(c.st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonBlueGreenPause, StartTime: c.now})
@@ -147,8 +152,16 @@ func (c *computation) bgPauseDone() bool {
 		return false
 	}
 	c.removePause(v1alpha1.PauseReasonBlueGreenPause)
-	c.st.ControllerPause = false
 	return true
+}
+
+func hadPause(st *v1alpha1.RolloutStatus, r v1alpha1.PauseReason) bool {
+	for _, p := range st.PauseConditions {
+		if p.Reason == r {
+			return true
+		}
+	}
+	return false
 }
 
 // cutOver moves the active Service to the new version once all its pods are available, then
@@ -157,11 +170,11 @@ func (c *computation) cutOver() {
 	if c.newRS.Available < c.replicas || c.newRS.Spec < c.replicas {
 		return
 	}
-	if c.in.Services.Stable != c.in.NewHash && c.ro.Spec.Strategy.BlueGreen.ActiveService != "" {
+	if c.in.Services.Stable != c.in.NewHash && c.replicas > 0 { // (with no pods there is nothing to switch)
 		c.requeue(2 * time.Second) // the switch happens in this pass; look again once it shows
 		return
 	}
-	if a := c.ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis; a != nil {
+	if a := c.ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis; a != nil && !c.st.PromoteFull { // (promote --full skips it)
 		r := c.currentRun(AnalysisTypePostPromotion, nil)
 		if r == nil {
 			c.st.BlueGreen.PostPromotionAnalysisRunStatus = runStatus(nil, c.startRun(AnalysisTypePostPromotion, nil, a))
@@ -192,10 +205,39 @@ func (c *computation) promoteBlueGreen() {
 }
 
 // activeHash is the version the active Service should select: the new one from the cut-over
-// (while the post-promotion analysis runs), else the stable one.
+// (while the post-promotion analysis runs, it stays there even if a scale-up leaves it short
+// for a moment), else the stable one — after an abort, once the stable can take everyone.
 func (c *computation) activeHash() string {
-	if !c.promoted() && !c.st.Abort && c.st.BlueGreen.ScaleUpPreviewCheckPoint &&
-		c.newRS.Available >= c.replicas && c.newRS.Spec >= c.replicas {
+	cur := c.in.Services.Stable
+	want := c.wantActive()
+	if full := func(rs *ReplicaSet) bool { return rs != nil && rs.Available >= c.replicas && rs.Spec >= c.replicas }; want != cur && cur != "" &&
+		!full(c.find(want)) && c.find(cur) != nil && c.find(cur).Available > 0 {
+		// Users move only to a version that can take all of them (a rollback to a stable
+		// whose pods are being restarted, or scaled up, waits for them), unless the one they
+		// are on has no pod left.
+		c.requeue(2 * time.Second)
+		return cur
+	}
+	return want
+}
+
+func (c *computation) wantActive() string {
+	cur := c.in.Services.Stable
+	full := func(rs *ReplicaSet) bool { return rs != nil && rs.Available >= c.replicas && rs.Spec >= c.replicas }
+	switch {
+	case c.ro.Spec.Paused && !c.st.Abort && cur != "" && c.find(cur) != nil:
+		return cur // a user pause holds the Services too (an abort still moves users back)
+	case c.promoted():
+		return c.st.StableRS
+	case c.st.Abort:
+		if cur == c.in.NewHash && !full(c.stableRS) {
+			c.requeue(2 * time.Second)
+			return cur
+		}
+		return c.st.StableRS
+	case !c.st.BlueGreen.ScaleUpPreviewCheckPoint:
+		return c.st.StableRS
+	case cur == c.in.NewHash || full(c.newRS):
 		return c.in.NewHash
 	}
 	return c.st.StableRS
@@ -241,6 +283,11 @@ func (c *computation) bgScale() {
 		rs := &c.in.ReplicaSets[i]
 		desired[rs] = rs.Spec
 	}
+	for _, rs := range []*ReplicaSet{c.newRS, c.stableRS} { // (a deadline from an earlier role)
+		if rs != nil && rs.ScaleDownDeadline != nil && (!c.st.Abort || rs != c.newRS) {
+			c.plan.ClearScaleDownDeadline = appendUnique(c.plan.ClearScaleDownDeadline, rs.Name)
+		}
+	}
 	if c.ro.Spec.Paused && !c.promoted() {
 		return // a user pause holds every size
 	}
@@ -250,7 +297,10 @@ func (c *computation) bgScale() {
 	case c.st.Abort:
 		c.abortedPreview(desired)
 	default:
-		desired[c.newRS] = c.previewTarget()
+		// The preview size only limits growth: a version that already has more pods (it
+		// served users before a retry or a quick return to it) keeps them until the cut-over,
+		// so nothing that may still get traffic shrinks.
+		desired[c.newRS] = min(max(c.previewTarget(), c.newRS.Spec), c.replicas)
 	}
 	if c.stableRS != nil && c.stableRS != c.newRS {
 		desired[c.stableRS] = c.replicas

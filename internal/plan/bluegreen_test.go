@@ -69,7 +69,8 @@ func (w *world) checkBlueGreen(p Plan, before map[string]ReplicaSet) {
 		if rs.Hash == w.svc.Stable && rs.Spec < r {
 			w.t.Fatalf("pass %d: the active version %s shrinks to %d: %s\n%s", w.pass, rs.Hash, rs.Spec, w.snapshot(), w.log.String())
 		}
-		if last, ok := w.activeUntil[rs.Hash]; ok && rs.Hash != w.svc.Stable && w.now.Sub(last) < delay && bg.ScaleDownDelayRevisionLimit == nil {
+		// (Scaling to a new spec.replicas is the user's call; going below it is the delay's.)
+		if last, ok := w.activeUntil[rs.Hash]; ok && rs.Hash != w.svc.Stable && rs.Spec < r && w.now.Sub(last) < delay && bg.ScaleDownDelayRevisionLimit == nil {
 			w.t.Fatalf("pass %d: %s scaled down %s after the active Service left it (scaleDownDelaySeconds %s): %s\n%s", w.pass, rs.Hash, w.now.Sub(last), delay, w.snapshot(), w.log.String())
 		}
 	}

@@ -31,6 +31,8 @@ func FuzzRolloutScenario(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 6, 6, 6, 250, 0, 6, 6, 6, 6}, uint8(4), uint8(1), uint8(0), uint8(0))
 	f.Add([]byte{1, 0, 0, 6, 6, 4, 6, 6, 1, 6, 6, 6, 3, 6, 6, 4, 6, 6}, uint8(5), uint8(6), uint8(4), uint8(0x80))
 	f.Add([]byte{1, 6, 6, 6, 4, 6, 2, 6, 3, 6, 6, 5, 6}, uint8(4), uint8(9), uint8(12), uint8(0xa1))
+	f.Add([]byte{1, 0, 6, 4, 6, 6, 1, 6, 2, 6, 3, 6, 4, 6, 6, 6}, uint8(3), uint8(1), uint8(16+32+64), uint8(0x80))
+	f.Add([]byte{1, 6, 6, 6, 7, 6, 6, 5, 6, 1, 6, 6, 9, 6, 6}, uint8(5), uint8(4), uint8(16), uint8(0))
 	f.Fuzz(func(t *testing.T, actions []byte, replicas, delay, surgeKind, routerKind uint8) {
 		if len(actions) > 40 {
 			actions = actions[:40]
@@ -50,6 +52,18 @@ func FuzzRolloutScenario(f *testing.F) {
 			s, u := intstr.FromString("50%"), intstr.FromString("50%")
 			ro.Spec.Strategy.Canary.MaxSurge, ro.Spec.Strategy.Canary.MaxUnavailable = &s, &u
 		}
+		if surgeKind&16 != 0 { // blue-green instead (bits 5, 6: manual promotion, a preview of 1 pod)
+			ro = blueGreenRollout(int32(replicas%12), func(bg *v1alpha1.BlueGreenStrategy) {
+				bg.AutoPromotionEnabled = new(surgeKind&32 == 0)
+				if surgeKind&64 != 0 {
+					bg.PreviewReplicaCount = new(int32(1))
+				}
+				if routerKind&128 != 0 {
+					a := &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "t"}}}
+					bg.PrePromotionAnalysis, bg.PostPromotionAnalysis = a, a
+				}
+			})
+		}
 		w := newWorld(t, ro)
 		w.readyDelay = int(delay % 3)
 		// routerKind: bits 0-1 verification lag in passes, bits 2-4 a failure every n+1
@@ -60,11 +74,12 @@ func FuzzRolloutScenario(f *testing.F) {
 		}
 		w.subsets = routerKind&32 != 0
 		w.stale = routerKind&64 != 0 // bit 6: stale informer caches
-		if routerKind&128 != 0 {     // bit 7: an analysis step and background analysis
-			c := w.ro.Spec.Strategy.Canary
-			c.Steps = slices.Insert(slices.Clone(c.Steps), 2, analysisStep("t"))
-			w.ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{
-				RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "t"}}},
+		if routerKind&128 != 0 {     // bit 7: analysis (canary: a step and background; blue-green: pre and post)
+			if c := w.ro.Spec.Strategy.Canary; c != nil {
+				c.Steps = slices.Insert(slices.Clone(c.Steps), 2, analysisStep("t"))
+				c.Analysis = &v1alpha1.RolloutAnalysisBackground{
+					RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "t"}}},
+				}
 			}
 			verdicts := []v1alpha1.AnalysisPhase{v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseRunning,
 				v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseInconclusive, v1alpha1.AnalysisPhaseError}

@@ -249,7 +249,7 @@ func Phase(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) (v1alpha1.RolloutPh
 		return v1alpha1.RolloutPhaseProgressing, "old replicas are pending termination"
 	}
 	if ro.Spec.Strategy.BlueGreen != nil {
-		if st.BlueGreen.ActiveSelector == "" || st.BlueGreen.ActiveSelector != st.CurrentPodHash {
+		if replicas > 0 && st.BlueGreen.ActiveSelector != st.CurrentPodHash {
 			return v1alpha1.RolloutPhaseProgressing, "active service cutover pending"
 		}
 		if st.StableRS != st.CurrentPodHash {

@@ -142,6 +142,9 @@ func (w *world) reconcile() Plan {
 		maxRev = max(maxRev, rs.Revision)
 	}
 	newRS := w.find(h)
+	if newRS != nil && h != w.ro.Status.CurrentPodHash && newRS.Revision < maxRev {
+		newRS.Revision = maxRev + 1 // current again after another version: renumbered, as the controller does
+	}
 	if newRS == nil {
 		newRS = &simRS{ReplicaSet: ReplicaSet{Name: "ro-" + h, Hash: h, Revision: maxRev + 1, Created: w.now}}
 		w.rss = append(w.rss, newRS)
