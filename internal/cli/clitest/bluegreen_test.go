@@ -99,6 +99,11 @@ func TestBlueGreenPausePromote(t *testing.T) {
 			t.Errorf("get rollout of a blue-green Rollout shows %q:\n%s", canaryOnly, tree)
 		}
 	}
+	if path := os.Getenv("SLUICE_CLI_CAPTURE_BLUEGREEN"); path != "" { // the capture in docs/cli.md
+		if err := os.WriteFile(path, []byte("$ sluice get rollout my-app\n"+tree), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var info view.RolloutInfo
 	if err := json.Unmarshal([]byte(e.ok("get", "rollout", "my-app", "-o", "json")), &info); err != nil {
 		t.Fatal(err)
