@@ -25,8 +25,8 @@ func newPromoteCommand() *cobra.Command {
     once all its pods are available.
 
 With --full: status.promoteFull=true (unless the current template is already stable): the
-controller skips the remaining steps (blue-green: the pause, the pre-promotion analysis and the
-preview size) and promotes as soon as the new pods are available.`,
+controller skips the remaining steps (blue-green: the pause, the analyses and the preview
+size) and promotes as soon as the new pods are available.`,
 		Example: `  sluice promote my-rollout
   sluice promote my-rollout --full -n shop`,
 		Args: cobra.ExactArgs(1),

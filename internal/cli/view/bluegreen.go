@@ -211,6 +211,9 @@ func BlueGreenPlanTable(in BlueGreenPlanInput, o Options) string {
 	if p < r {
 		skipped = append(skipped, "the preview size")
 	}
+	if bg.PostPromotionAnalysis != nil {
+		skipped = append(skipped, "the post-promotion analysis")
+	}
 	promote := "Promote: "
 	if manual || timed > 0 {
 		promote += "'sluice promote' ends the pause; "
@@ -218,7 +221,7 @@ func BlueGreenPlanTable(in BlueGreenPlanInput, o Options) string {
 	if len(skipped) > 0 {
 		promote += "'sluice promote --full' skips " + andList(skipped) + ": the new version is scaled to full size and takes the active Service once every pod is available.\n"
 	} else {
-		promote += "'sluice promote --full' has nothing to skip: without a pause, a pre-promotion analysis or previewReplicaCount the cut-over follows as soon as every new pod is available.\n"
+		promote += "'sluice promote --full' has nothing to skip: without a pause, an analysis or previewReplicaCount the cut-over follows as soon as every new pod is available.\n"
 	}
 	b.WriteString(promote)
 	who := "'sluice abort'"
