@@ -125,7 +125,7 @@ func validateCanary(c *v1alpha1.CanaryStrategy) []string {
 		add(p + "analysis.templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate")
 	}
 	if c.PingPong != nil {
-		add(p + "pingPong is not supported by sluice yet")
+		add(p + "pingPong (ALB ping-pong mode) is not supported by sluice yet; use canaryService and stableService with trafficRouting.alb")
 	}
 	if !routed {
 		switch {
