@@ -6,8 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dst="$root/internal/devcluster/toolsrc"
 mkdir -p "$dst"
-for m in k8s kwok; do
-  for f in go.mod go.sum tools.go; do
-    cp "$root/devcluster/tools/$m/$f" "$dst/$m.$f.txt"
-  done
-done
+# The file lists match toolFiles in internal/devcluster/binaries.go; a path's / becomes . here.
+copy() { cp "$root/devcluster/tools/$1/$2" "$dst/$1.${2//\//.}.txt"; }
+for f in go.mod go.sum tools.go controlplane/main.go; do copy k8s "$f"; done
+for f in go.mod go.sum tools.go; do copy kwok "$f"; done

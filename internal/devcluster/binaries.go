@@ -1,6 +1,7 @@
 package devcluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -15,45 +16,86 @@ import (
 	"time"
 )
 
-// toolsrc holds copies of devcluster/tools/{k8s,kwok}/{go.mod,go.sum,tools.go}, kept in step by
-// hack/sync-tools-src.sh (make generate; make verify fails when they are stale).
+// toolsrc holds copies of the tools modules devcluster/tools/{k8s,kwok} (go.mod, go.sum,
+// tools.go and the control plane's main), named <module>.<path with / as .>.txt and kept in step
+// by hack/sync-tools-src.sh (make generate; make verify fails when they are stale).
 //
 //go:embed toolsrc/*.txt
 var toolsrc embed.FS
 
-// Binary names of the cluster's components.
+// toolFiles lists each tools module's files, as paths inside the module.
+var toolFiles = map[string][]string{
+	"k8s":  {"go.mod", "go.sum", "tools.go", "controlplane/main.go"},
+	"kwok": {"go.mod", "go.sum", "tools.go"},
+}
+
+func toolsrcName(module, file string) string {
+	return "toolsrc/" + module + "." + strings.ReplaceAll(file, "/", ".") + ".txt"
+}
+
+// Binary names of the cluster's components. The first four are symlinks to one multi-call
+// binary, BinControlPlane, which runs the component it is started as.
 const (
 	BinEtcd              = "etcd"
 	BinAPIServer         = "kube-apiserver"
 	BinControllerManager = "kube-controller-manager"
 	BinScheduler         = "kube-scheduler"
 	BinKwok              = "kwok"
+	BinControlPlane      = "kube-control-plane"
 )
 
-type binary struct {
-	name, module, pkg string
-	k8sVersion        bool // stamp k8s.io/component-base/version like a release build
+// A build is one `go build` of one binary, with symlinks to it under other names.
+type build struct {
+	out        string
+	links      []string
+	module     string // the tools module it is built in
+	pkg        string
+	k8sVersion bool // stamp k8s.io/component-base/version like a release build
 }
 
-var binaries = []binary{
-	{BinEtcd, "k8s", "go.etcd.io/etcd/server/v3", false},
-	{BinAPIServer, "k8s", "k8s.io/kubernetes/cmd/kube-apiserver", true},
-	{BinControllerManager, "k8s", "k8s.io/kubernetes/cmd/kube-controller-manager", true},
-	{BinScheduler, "k8s", "k8s.io/kubernetes/cmd/kube-scheduler", true},
-	{BinKwok, "kwok", "sigs.k8s.io/kwok/cmd/kwok", false},
+var builds = []build{
+	// etcd, kube-apiserver, kube-controller-manager and kube-scheduler share most of their
+	// packages: as one binary they compile once and link once (devcluster/tools/k8s/controlplane).
+	{BinControlPlane, []string{BinEtcd, BinAPIServer, BinControllerManager, BinScheduler}, "k8s", "./controlplane", true},
+	{BinKwok, nil, "kwok", "sigs.k8s.io/kwok/cmd/kwok", false},
+}
+
+func (b build) label() string {
+	if len(b.links) == 0 {
+		return b.out
+	}
+	return b.out + " (" + strings.Join(b.links, ", ") + ")"
+}
+
+// built reports whether b's binary and its links are in dir.
+func (b build) built(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, b.out))
+	if err != nil || fi.Mode()&0o111 == 0 {
+		return false
+	}
+	for _, l := range b.links {
+		if t, err := os.Readlink(filepath.Join(dir, l)); err != nil || t != b.out {
+			return false
+		}
+	}
+	return true
 }
 
 // BinaryCacheDir returns the directory the binaries for the pinned versions live in. The key
-// is a digest of the tools modules' go.mod and go.sum, so a version bump builds anew and
-// anything else reuses the cache. SLUICE_CLUSTER_CACHE overrides the parent directory.
+// is a digest of the embedded tools modules (go.mod, go.sum and sources), so a version bump or
+// a change to the control plane's main builds anew and anything else reuses the cache.
+// SLUICE_CLUSTER_CACHE overrides the parent directory.
 func BinaryCacheDir() (string, error) {
 	h := sha256.New()
-	for _, f := range []string{"k8s.go.mod", "k8s.go.sum", "kwok.go.mod", "kwok.go.sum"} {
-		b, err := toolsrc.ReadFile("toolsrc/" + f + ".txt")
-		if err != nil {
-			return "", err
+	for _, m := range []string{"k8s", "kwok"} {
+		for _, f := range toolFiles[m] {
+			b, err := toolsrc.ReadFile(toolsrcName(m, f))
+			if err != nil {
+				return "", err
+			}
+			_, _ = fmt.Fprintf(h, "%s/%s %d\n", m, f, len(b))
+			h.Write(b)
 		}
-		h.Write(b)
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	parent := os.Getenv("SLUICE_CLUSTER_CACHE")
@@ -68,8 +110,10 @@ func BinaryCacheDir() (string, error) {
 }
 
 // EnsureBinaries builds whatever binaries are missing from the cache and returns the cache
-// directory. With a warm cache it only stats five files. Progress goes to progress (may be nil).
-// It needs the go command on PATH and the Go module proxy (or a warm module cache).
+// directory. With a warm cache it only stats a few files. Progress goes to progress (may be
+// nil): a line per build and, while one runs, a line every 10 s with the elapsed time and the
+// packages compiled. It needs the go command on PATH and the Go module proxy (or a warm module
+// cache).
 func EnsureBinaries(ctx context.Context, progress io.Writer) (string, error) {
 	if progress == nil {
 		progress = io.Discard
@@ -78,9 +122,9 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var missing []binary
-	for _, b := range binaries {
-		if fi, err := os.Stat(filepath.Join(dir, b.name)); err != nil || fi.Mode()&0o111 == 0 {
+	var missing []build
+	for _, b := range builds {
+		if !b.built(dir) {
 			missing = append(missing, b)
 		}
 	}
@@ -106,56 +150,105 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (string, error) {
 		return "", err
 	}
 	defer func() { _ = os.RemoveAll(src) }()
-	for _, m := range []string{"k8s", "kwok"} {
-		if err := os.MkdirAll(filepath.Join(src, m), 0o755); err != nil {
-			return "", err
-		}
-		for _, f := range []string{"go.mod", "go.sum", "tools.go"} {
-			b, err := toolsrc.ReadFile("toolsrc/" + m + "." + f + ".txt")
+	for m, files := range toolFiles {
+		for _, f := range files {
+			b, err := toolsrc.ReadFile(toolsrcName(m, f))
 			if err != nil {
 				return "", err
 			}
-			if err := os.WriteFile(filepath.Join(src, m, f), b, 0o644); err != nil {
+			p := filepath.Join(src, m, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return "", err
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
 				return "", err
 			}
 		}
 	}
-	k8sVersion, err := moduleVersion("toolsrc/k8s.go.mod.txt", "k8s.io/kubernetes")
+	k8sVersion, err := moduleVersion(toolsrcName("k8s", "go.mod"), "k8s.io/kubernetes")
 	if err != nil {
 		return "", err
 	}
 
 	first := true
 	for _, b := range missing {
-		if _, err := os.Stat(filepath.Join(dir, b.name)); err == nil {
+		if b.built(dir) {
 			continue // built by another process while we waited for the lock
 		}
 		if first {
 			_, _ = fmt.Fprintf(progress, "sluice: building the local cluster's binaries into %s\n", dir)
-			_, _ = fmt.Fprintf(progress, "sluice: first time only: about 7 minutes on 2 cores, reused afterwards\n")
+			_, _ = fmt.Fprintf(progress, "sluice: first time only: about %s on 2 cores, reused afterwards\n", coldBuildTime)
 			first = false
 		}
-		start := time.Now()
-		_, _ = fmt.Fprintf(progress, "sluice:   building %-24s", b.name+" ...")
 		ldflags := "-s -w"
 		if b.k8sVersion {
 			ldflags += k8sLDFlags(k8sVersion)
 		}
-		tmp := filepath.Join(dir, b.name+".tmp")
-		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags", ldflags, "-o", tmp, b.pkg)
-		cmd.Dir = filepath.Join(src, b.module)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			_, _ = fmt.Fprintln(progress, "failed")
-			return "", fmt.Errorf("building %s: %w\n%s", b.name, err, tail(out, 4000))
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, b.name)); err != nil {
+		if err := goBuild(ctx, progress, goBin, filepath.Join(src, b.module), b, ldflags, dir); err != nil {
 			return "", err
 		}
-		_, _ = fmt.Fprintf(progress, " done in %s\n", time.Since(start).Round(time.Second))
 	}
 	return dir, nil
+}
+
+// coldBuildTime is what the first build takes with empty Go caches (README, docs/local-cluster.md).
+const coldBuildTime = "7 minutes"
+
+// goBuild builds b into dir, printing progress while it runs.
+func goBuild(ctx context.Context, progress io.Writer, goBin, moduleDir string, b build, ldflags, dir string) error {
+	_, _ = fmt.Fprintf(progress, "sluice:   building %s\n", b.label())
+	p := newBuildProgress(progress, "sluice:     ", time.Now)
+	tick := time.NewTicker(progressInterval)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); p.report(tick.C, stop) }()
+	stopped := false
+	stopReport := func() { // before writing to progress ourselves
+		if !stopped {
+			stopped = true
+			tick.Stop()
+			close(stop)
+			<-done
+		}
+	}
+	defer stopReport()
+
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
+	// The packages the build needs, for "N/total packages compiled" (this also downloads the
+	// modules). A failure here only loses the total: go build reports the real error.
+	var list bytes.Buffer
+	cmd := exec.CommandContext(ctx, goBin, "list", "-deps", b.pkg)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = moduleDir, env, &list, p
+	if cmd.Run() == nil {
+		p.setPackages(strings.Fields(list.String()))
+	}
+
+	tmp := filepath.Join(dir, b.out+".tmp")
+	cmd = exec.CommandContext(ctx, goBin, "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", tmp, b.pkg)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = moduleDir, env, p, p
+	err := cmd.Run()
+	stopReport()
+	if err != nil {
+		_, _ = fmt.Fprintf(progress, "sluice:   building %s failed after %s\n", b.out, p.elapsed())
+		return fmt.Errorf("building %s: %w\n%s", b.out, err, tail(p.output(), 4000))
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, b.out)); err != nil {
+		return err
+	}
+	for _, l := range b.links {
+		// Replace whatever is there (an older cache layout's file) atomically.
+		tmpLink := filepath.Join(dir, l+".tmp")
+		_ = os.Remove(tmpLink)
+		if err := os.Symlink(b.out, tmpLink); err != nil {
+			return err
+		}
+		if err := os.Rename(tmpLink, filepath.Join(dir, l)); err != nil {
+			return err
+		}
+	}
+	p.finish()
+	_, _ = fmt.Fprintf(progress, "sluice:   built %s in %s (%s)\n", b.out, p.elapsed(), p.counts())
+	return nil
 }
 
 func k8sLDFlags(v string) string {
