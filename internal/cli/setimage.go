@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,47 +77,64 @@ does (read, change, update, retried on conflict). A new template starts a new up
 // SetImage sets the image of container (or of every container, for "*") in the Rollout's pod
 // template: containers, initContainers and ephemeralContainers, as Argo's plugin does. It
 // updates the object read as unstructured, so fields this version of sluice does not know
-// are kept.
+// are kept. A Rollout with spec.workloadRef takes its template from a Deployment: the image is
+// set there, and the controller sees the change through its watch.
 func SetImage(ctx context.Context, c client.Client, key types.NamespacedName, container, image string) error {
+	target, what := key, "rollout"
+	gvk := v1alpha1.GroupVersion.WithKind("Rollout")
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Rollout"))
-		if err := c.Get(ctx, key, u); err != nil {
+		u.SetGroupVersionKind(gvk)
+		if err := c.Get(ctx, target, u); err != nil {
 			return err
 		}
-		if _, ok, _ := unstructured.NestedMap(u.Object, "spec", "workloadRef"); ok {
-			return fmt.Errorf("rollout %q takes its template from spec.workloadRef, which sluice does not support yet: set the image on the referenced workload", key.Name)
-		}
-		found := false
-		for _, field := range []string{"containers", "initContainers", "ephemeralContainers"} {
-			list, ok, err := unstructured.NestedSlice(u.Object, "spec", "template", "spec", field)
-			if err != nil || !ok {
-				continue
+		if ref, ok, _ := unstructured.NestedMap(u.Object, "spec", "workloadRef"); ok && gvk.Kind == "Rollout" {
+			kind, _ := ref["kind"].(string)
+			name, _ := ref["name"].(string)
+			if kind != "Deployment" || name == "" {
+				return fmt.Errorf("rollout %q takes its template from a %s %q: sluice sets images on referenced Deployments only", key.Name, kind, name)
 			}
-			for _, item := range list {
-				m, ok := item.(map[string]any)
-				if !ok {
-					continue
-				}
-				if name, _ := m["name"].(string); name == container || container == "*" {
-					m["image"] = image
-					found = true
-				}
-			}
-			if err := unstructured.SetNestedSlice(u.Object, list, "spec", "template", "spec", field); err != nil {
+			gvk = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+			target, what = types.NamespacedName{Namespace: key.Namespace, Name: name}, "deployment"
+			u = &unstructured.Unstructured{}
+			u.SetGroupVersionKind(gvk)
+			if err := c.Get(ctx, target, u); err != nil {
 				return err
 			}
 		}
-		if !found {
-			return fmt.Errorf("rollout %q has no container named %q", key.Name, container)
+		if !setImages(u, container, image) {
+			return fmt.Errorf("%s %q has no container named %q", what, target.Name, container)
 		}
 		return c.Update(ctx, u)
 	})
 	switch {
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("rollout %q not found in namespace %q", key.Name, key.Namespace)
+		return fmt.Errorf("%s %q not found in namespace %q", what, target.Name, key.Namespace)
 	case err != nil:
-		return fmt.Errorf("setting the image of rollout %q: %w", key.Name, err)
+		return fmt.Errorf("setting the image of %s %q: %w", what, target.Name, err)
 	}
 	return nil
+}
+
+// setImages sets the image of the named container (all for "*") in spec.template.spec.
+func setImages(u *unstructured.Unstructured, container, image string) bool {
+	found := false
+	for _, field := range []string{"containers", "initContainers", "ephemeralContainers"} {
+		list, ok, err := unstructured.NestedSlice(u.Object, "spec", "template", "spec", field)
+		if err != nil || !ok {
+			continue
+		}
+		for _, item := range list {
+			m, ok := item.(map[string]any)
+			if !ok {
+				continue
+			}
+			if name, _ := m["name"].(string); name == container || container == "*" {
+				m["image"] = image
+				found = true
+			}
+		}
+		_ = unstructured.SetNestedSlice(u.Object, list, "spec", "template", "spec", field)
+	}
+	return found
 }
