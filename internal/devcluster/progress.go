@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +74,9 @@ func (p *buildProgress) setPackages(list []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.total = len(list)
+	if slices.Contains(list, "unsafe") {
+		p.total-- // never compiled, so never printed by -v
+	}
 	if len(list) > 0 {
 		p.main = list[len(list)-1]
 	}

@@ -82,7 +82,7 @@ func TestBuildProgressKeepsOnlyTheTail(t *testing.T) {
 // and the result, and leave the multi-call binary's symlinks.
 const fakeGo = `#!/bin/sh
 case "$1" in
-list) echo internal/goarch; echo runtime; echo example.com/m/cmd ;;
+list) echo internal/goarch; echo unsafe; echo runtime; echo example.com/m/cmd ;;
 build)
   out=""
   while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
