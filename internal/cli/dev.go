@@ -55,8 +55,8 @@ func newDevCommand() *cobra.Command {
 sluice's CRDs, prints the KUBECONFIG to use, and keeps running until Ctrl-C or SIGTERM, when it
 stops every process it started.
 
-The first run builds the cluster's binaries from pinned Go modules (about 7 minutes on 2 cores)
-into ~/.cache/sluice/cluster; later runs start in seconds.`,
+The first run builds the cluster's binaries from pinned Go modules (9–13 minutes on 2 cores,
+with progress every 10 s) into ~/.cache/sluice/cluster; later runs start in seconds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := o.options(cmd)
