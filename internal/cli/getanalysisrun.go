@@ -128,23 +128,5 @@ func AnalysisRunInfo(ctx context.Context, c client.Client, key types.NamespacedN
 
 // completeAnalysisRuns completes an AnalysisRun name argument from the cluster.
 func completeAnalysisRuns(k *kubeOptions) cobra.CompletionFunc {
-	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		if err := k.complete(); err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
-		defer cancel()
-		var list v1alpha1.AnalysisRunList
-		if err := k.client.List(ctx, &list, client.InNamespace(k.ns)); err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		names := make([]string, 0, len(list.Items))
-		for _, r := range list.Items {
-			names = append(names, r.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
+	return completeNames(k, func() client.ObjectList { return &v1alpha1.AnalysisRunList{} })
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -79,6 +80,12 @@ func scheme() *runtime.Scheme {
 
 // completeRollouts completes a Rollout name argument from the cluster.
 func completeRollouts(k *kubeOptions) cobra.CompletionFunc {
+	return completeNames(k, func() client.ObjectList { return &v1alpha1.RolloutList{} })
+}
+
+// completeNames completes an object name argument with the names of the objects of a kind in
+// the namespace.
+func completeNames(k *kubeOptions, newList func() client.ObjectList) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -88,13 +95,19 @@ func completeRollouts(k *kubeOptions) cobra.CompletionFunc {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 		defer cancel()
-		var list v1alpha1.RolloutList
-		if err := k.client.List(ctx, &list, client.InNamespace(k.ns)); err != nil {
+		list := newList()
+		if err := k.client.List(ctx, list, client.InNamespace(k.ns)); err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
-		names := make([]string, 0, len(list.Items))
-		for _, ro := range list.Items {
-			names = append(names, ro.Name)
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		names := make([]string, 0, len(items))
+		for _, it := range items {
+			if o, ok := it.(client.Object); ok {
+				names = append(names, o.GetName())
+			}
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}

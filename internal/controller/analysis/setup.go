@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/controller/rollout"
 )
 
 // LabelAnalysisRunUID marks the Jobs of job metrics (Argo's analysisrun.argoproj.io/uid).
@@ -25,12 +26,7 @@ func CacheOptions(instanceID string) (map[client.Object]cache.ByObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	var inst *labels.Requirement
-	if instanceID == "" {
-		inst, err = labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.DoesNotExist, nil)
-	} else {
-		inst, err = labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.Equals, []string{instanceID})
-	}
+	inst, err := rollout.InstanceRequirement(instanceID)
 	if err != nil {
 		return nil, err
 	}

@@ -28,12 +28,7 @@ func CacheOptions(instanceID string) (map[client.Object]cache.ByObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	var inst *labels.Requirement
-	if instanceID == "" {
-		inst, err = labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.DoesNotExist, nil)
-	} else {
-		inst, err = labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.Equals, []string{instanceID})
-	}
+	inst, err := InstanceRequirement(instanceID)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +37,15 @@ func CacheOptions(instanceID string) (map[client.Object]cache.ByObject, error) {
 		&corev1.Pod{}:        {Label: labels.NewSelector().Add(*hashReq)},
 		&v1alpha1.Rollout{}:  {Label: labels.NewSelector().Add(*inst)},
 	}, nil
+}
+
+// InstanceRequirement selects the objects of this controller instance (Argo's instance-id
+// semantics: with no id, only objects without the label; with an id, only those labelled so).
+func InstanceRequirement(instanceID string) (*labels.Requirement, error) {
+	if instanceID == "" {
+		return labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.DoesNotExist, nil)
+	}
+	return labels.NewRequirement(v1alpha1.LabelControllerInstanceID, selection.Equals, []string{instanceID})
 }
 
 // ownerIndex indexes ReplicaSets by the UID of the Rollout that controls them.
