@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/controller/analysis"
 	"github.com/sluicehq/sluice/internal/controller/argolease"
+	expctrl "github.com/sluicehq/sluice/internal/controller/experiment"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
 	"github.com/sluicehq/sluice/internal/metricprovider"
 	"github.com/sluicehq/sluice/internal/metricprovider/registry"
@@ -99,6 +100,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	maps.Copy(byObject, analysisObjects)
+	experimentObjects, err := expctrl.CacheOptions(o.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(byObject, experimentObjects)
 	cacheOpts := cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 	if o.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
@@ -150,6 +156,13 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if err := setupAnalysis(mgr, o, r.ArgoLease); err != nil {
 		return nil, err
+	}
+	ex := &expctrl.Reconciler{Client: mgr.GetClient()}
+	if r.ArgoLease != nil {
+		ex.ArgoLease = r.ArgoLease
+	}
+	if err := ex.SetupWithManager(mgr, o.Workers); err != nil {
+		return nil, fmt.Errorf("setting up the Experiment controller: %w", err)
 	}
 	return mgr, nil
 }
