@@ -137,6 +137,8 @@ func (c *computation) stepDone(step *v1alpha1.CanaryStep) bool {
 		return true // applied by the routers in this pass (managedRoutes)
 	case step.Analysis != nil:
 		return c.stepAnalysisDone(step.Analysis)
+	case step.Experiment != nil:
+		return c.stepExperimentDone(step.Experiment)
 	}
 	return false // Validate refuses every other kind
 }

@@ -56,7 +56,9 @@ type Input struct {
 	Services ServiceSelectors
 	// AnalysisRuns are the AnalysisRuns the Rollout owns.
 	AnalysisRuns []AnalysisRun
-	Now          time.Time
+	// Experiments are the Experiments the Rollout owns.
+	Experiments []Experiment
+	Now         time.Time
 }
 
 // ServiceSelectors are the rollouts-pod-template-hash values the Rollout's Services select.
@@ -112,6 +114,12 @@ type Plan struct {
 	CreateAnalysisRuns    []NewAnalysisRun
 	TerminateAnalysisRuns []string
 	DeleteAnalysisRuns    []string
+	// CreateExperiment is the Experiment of the current experiment step to create;
+	// TerminateExperiments are Experiments to stop (spec.terminate), DeleteExperiments
+	// finished ones beyond the history limits.
+	CreateExperiment     *NewExperiment
+	TerminateExperiments []string
+	DeleteExperiments    []string
 	// Events to record; RequeueAfter is when to look again even if nothing changes (0 = only on
 	// change).
 	Events       []Event
@@ -151,11 +159,13 @@ type computation struct {
 	retireAll    bool
 	retireBefore *time.Time
 	retired      map[string]bool
+	// retiredEx are the Experiments retired in this pass.
+	retiredEx map[string]bool
 }
 
 // Compute plans one reconcile pass. It is deterministic: the same input gives the same plan.
 func Compute(in Input) Plan {
-	c := &computation{in: in, ro: in.Rollout, now: metav1.NewTime(in.Now), retired: map[string]bool{}}
+	c := &computation{in: in, ro: in.Rollout, now: metav1.NewTime(in.Now), retired: map[string]bool{}, retiredEx: map[string]bool{}}
 	c.st = *in.Rollout.Status.DeepCopy()
 	c.plan.Replicas = map[string]int32{}
 	c.replicas = 1
@@ -214,6 +224,7 @@ func (c *computation) canary() {
 	}
 	c.backgroundAnalysis() // (again: a run to start at the step just reached)
 	c.settleAnalysisRuns()
+	c.settleExperiments()
 	c.scale()
 	c.services()
 	c.counts()

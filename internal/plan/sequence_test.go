@@ -44,6 +44,9 @@ func (w *world) snapshot() string {
 	for _, r := range w.runs {
 		weights += fmt.Sprintf(" | run %s %s", r.Name, r.Phase)
 	}
+	for _, e := range w.exps {
+		weights += fmt.Sprintf(" | experiment %s %s", e.Name, e.Phase)
+	}
 	return fmt.Sprintf("step %s %s %q | %s%s", idx, w.ro.Status.Phase, w.ro.Status.Message, strings.Join(parts, ", "), weights)
 }
 

@@ -213,6 +213,8 @@ func validateStepKind(at, kind string, s *v1alpha1.CanaryStep, routed bool, maxW
 		if len(s.Analysis.Templates) == 0 {
 			return at + ".analysis.templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate"
 		}
+	case "experiment":
+		return validateExperimentStep(at, s.Experiment)
 	case "setHeaderRoute", "setMirrorRoute":
 		if !routed {
 			return fmt.Sprintf("%s.%s needs trafficRouting with a router that supports it", at, kind)

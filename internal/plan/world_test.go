@@ -56,6 +56,7 @@ type world struct {
 	evicted  map[string]bool // pods evicted (the controller remembers them: expectations)
 	serving  map[string]bool // hashes that got traffic before the current pass acted
 	analysisWorld
+	experimentWorld
 	bgWorld
 }
 
@@ -149,7 +150,7 @@ func (w *world) reconcile() Plan {
 		newRS = &simRS{ReplicaSet: ReplicaSet{Name: "ro-" + h, Hash: h, Revision: maxRev + 1, Created: w.now}}
 		w.rss = append(w.rss, newRS)
 	}
-	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc, AnalysisRuns: w.analysisRuns()}
+	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc, AnalysisRuns: w.analysisRuns(), Experiments: w.experiments()}
 	view := w.observe()
 	if w.stale && w.lastView != nil && w.pass%2 == 0 {
 		// The informer caches lag behind this controller's own writes: this pass sees the
@@ -227,6 +228,7 @@ func (w *world) reconcile() Plan {
 // scale-down and without a status write.
 func (w *world) act(p *Plan) {
 	w.actAnalysis(p)
+	w.actExperiments(p)
 	for _, rs := range w.rss { // 1. grow
 		if n, ok := p.Replicas[rs.Name]; ok && n > rs.Spec {
 			rs.Spec = n
@@ -535,6 +537,7 @@ func (rs *simRS) availableNow() int32 {
 // newest), as the ReplicaSet controller does.
 func (w *world) settle() {
 	w.settleAnalysis()
+	w.settleExperiments()
 	for _, rs := range w.rss {
 		for int32(len(rs.pods)) < rs.Spec {
 			w.podSeq++

@@ -26,6 +26,9 @@ func (r *Reconciler) act(ctx context.Context, ro *v1alpha1.Rollout, obs *observe
 	if err := r.actAnalysis(ctx, ro, obs, p); err != nil {
 		return err
 	}
+	if err := r.actExperiments(ctx, ro, obs, p); err != nil {
+		return err
+	}
 	if err := r.syncPodExtras(ctx, ro, obs, p); err != nil { // role metadata, anti-affinity (metadata.go)
 		return err
 	}

@@ -50,6 +50,10 @@ type observed struct {
 	runs     map[string]*v1alpha1.AnalysisRun
 	runFacts []plan.AnalysisRun
 	runSpecs map[int]*v1alpha1.AnalysisRunSpec
+	// experiments are the Experiments the Rollout owns (by name), expFacts what the plan sees
+	// of them.
+	experiments map[string]*v1alpha1.Experiment
+	expFacts    []plan.Experiment
 	// workload is the Deployment spec.workloadRef names, once its template was copied into
 	// the Rollout (workloadref.go).
 	workload *appsv1.Deployment
@@ -114,6 +118,9 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		if obs.invalid == "" {
 			msg, err := r.observeAnalysis(ctx, ro, obs)
 			if err != nil {
+				return nil, err
+			}
+			if err := r.observeExperiments(ctx, ro, obs); err != nil {
 				return nil, err
 			}
 			obs.invalid = msg

@@ -98,7 +98,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	p := plan.Compute(plan.Input{
 		Rollout: ro, NewHash: obs.newHash, Revision: obs.revision, ReplicaSets: obs.facts,
-		Invalid: obs.invalid, Pods: obs.podFacts, Services: obs.selectors(ro), AnalysisRuns: obs.runFacts, Now: r.Clock.Now(),
+		Invalid: obs.invalid, Pods: obs.podFacts, Services: obs.selectors(ro), AnalysisRuns: obs.runFacts, Experiments: obs.expFacts, Now: r.Clock.Now(),
 	})
 	p.Status.WorkloadObservedGeneration = obs.workloadGeneration()
 	if !p.Invalid {

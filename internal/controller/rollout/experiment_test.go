@@ -1,0 +1,174 @@
+package rollout_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+)
+
+// experimentStep is a baseline (stable template) next to a canary (new template), 1 pod each.
+func experimentStep(duration string, analyses ...v1alpha1.RolloutExperimentStepAnalysisTemplateRef) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{Experiment: &v1alpha1.RolloutExperimentStep{
+		Duration: v1alpha1.DurationString(duration), ScaleDownDelaySeconds: new(int32(0)),
+		Templates: []v1alpha1.RolloutExperimentTemplate{
+			{Name: "baseline", SpecRef: v1alpha1.StableSpecRef},
+			{Name: "canary", SpecRef: v1alpha1.CanarySpecRef},
+		},
+		Analyses: analyses,
+	}}
+}
+
+func (e *env) experiments() []v1alpha1.Experiment {
+	e.t.Helper()
+	var list v1alpha1.ExperimentList
+	if err := e.c.List(e.t.Context(), &list, client.InNamespace(e.ns)); err != nil {
+		e.t.Fatal(err)
+	}
+	return list.Items
+}
+
+func (e *env) experiment(name string) *v1alpha1.Experiment {
+	e.t.Helper()
+	ex := &v1alpha1.Experiment{}
+	if err := e.c.Get(e.t.Context(), types.NamespacedName{Namespace: e.ns, Name: name}, ex); err != nil {
+		e.t.Fatal(err)
+	}
+	return ex
+}
+
+// waitExperiment waits for the Rollout to run the Experiment of its current step and returns
+// its name.
+func (e *env) waitExperiment(rollout string) string {
+	e.t.Helper()
+	name := ""
+	e.waitFor(time.Minute, func() string {
+		ro := e.rollout(rollout)
+		name = ro.Status.Canary.CurrentExperiment
+		if name == "" || len(e.experiments()) == 0 {
+			return fmt.Sprintf("no experiment yet: step %d, phase %s %q", ptr.Deref(ro.Status.CurrentStepIndex, -1), ro.Status.Phase, ro.Status.Message)
+		}
+		return ""
+	})
+	return name
+}
+
+// A canary with an experiment step creates the Experiment with Argo's name (baseline from the
+// stable template, canary from the new one), waits at the step while it runs, and goes on to
+// promotion once it is Successful.
+func TestExperimentStepRunsAndContinues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.create(canaryRollout(t, "my-rollout", 2, setWeight(50), experimentStep("3s"), setWeight(100)))
+	e.waitHealthy("my-rollout", time.Minute)
+	e.setImage("my-rollout", "nginx:1.26")
+	name := e.waitExperiment("my-rollout")
+	ro := e.rollout("my-rollout")
+	if want := fmt.Sprintf("my-rollout-%s-2-1", ro.Status.CurrentPodHash); name != want || ptr.Deref(ro.Status.CurrentStepIndex, -1) != 1 {
+		t.Fatalf("experiment %q at step %d, want %s at step 1", name, ptr.Deref(ro.Status.CurrentStepIndex, -1), want)
+	}
+	ex := e.experiment(name)
+	if ref := metav1.GetControllerOf(ex); ref == nil || ref.Name != "my-rollout" || ex.Labels[v1alpha1.LabelPodTemplateHash] != ro.Status.CurrentPodHash ||
+		ex.Annotations[v1alpha1.AnnotationRevision] != "2" {
+		t.Errorf("experiment metadata %+v", ex.ObjectMeta)
+	}
+	images := map[string]string{}
+	for _, tmpl := range ex.Spec.Templates {
+		images[tmpl.Name] = tmpl.Template.Spec.Containers[0].Image
+	}
+	if images["baseline"] != "nginx:1.25" || images["canary"] != "nginx:1.26" {
+		t.Errorf("experiment images %v, want the stable's for baseline and the new one's for canary", images)
+	}
+	// It waits for the experiment (3 s once its pods are up), then completes.
+	ro = e.waitHealthy("my-rollout", 2*time.Minute)
+	ex = e.experiment(name)
+	if ex.Status.Phase != v1alpha1.AnalysisPhaseSuccessful || ex.Spec.Terminate {
+		t.Fatalf("experiment after the rollout: %s terminate=%v", ex.Status.Phase, ex.Spec.Terminate)
+	}
+	if ro.Status.Canary.CurrentExperiment != "" {
+		t.Errorf("currentExperiment %q after promotion", ro.Status.Canary.CurrentExperiment)
+	}
+	rs := &appsv1.ReplicaSet{}
+	if err := e.c.Get(t.Context(), types.NamespacedName{Namespace: e.ns, Name: name + "-canary"}, rs); err != nil {
+		t.Fatal(err)
+	}
+	if ro.Status.Conditions == nil || ex.Status.AvailableAt == nil {
+		t.Fatal("no status")
+	}
+	if done := condition(ro, v1alpha1.RolloutCompleted); done == nil || done.LastTransitionTime.Before(&metav1.Time{Time: ex.Status.AvailableAt.Add(3 * time.Second)}) {
+		t.Errorf("the Rollout completed at %v, before the experiment's 3 s from %v", done, ex.Status.AvailableAt)
+	}
+}
+
+// An experiment whose required analysis fails aborts the Rollout with the analysis's message.
+func TestFailingExperimentAbortsTheRollout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t, "0.5")
+	e.createObj(errorRateTemplate(b.srv.URL, 2, ""))
+	step := experimentStep("", v1alpha1.RolloutExperimentStepAnalysisTemplateRef{
+		Name: "errors", TemplateName: "error-rate", RequiredForCompletion: true,
+		Args: []v1alpha1.AnalysisRunArgument{{Name: "canary-hash", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: new(v1alpha1.Latest)}}},
+	})
+	e.create(canaryRollout(t, "my-rollout", 2, setWeight(50), step, setWeight(100)))
+	e.waitHealthy("my-rollout", time.Minute)
+	e.setImage("my-rollout", "nginx:1.26")
+	name := e.waitExperiment("my-rollout")
+	e.waitFor(2*time.Minute, func() string {
+		ro := e.rollout("my-rollout")
+		if ro.Status.Phase != v1alpha1.RolloutPhaseDegraded || !ro.Status.Abort {
+			return fmt.Sprintf("waiting for the abort: %s %q; experiment %s", ro.Status.Phase, ro.Status.Message, e.experiment(name).Status.Phase)
+		}
+		return ""
+	})
+	ro := e.rollout("my-rollout")
+	if !strings.Contains(ro.Status.Message, `Metric "error-rate" assessed Failed`) {
+		t.Errorf("abort message %q does not say why", ro.Status.Message)
+	}
+	if ex := e.experiment(name); ex.Status.Phase != v1alpha1.AnalysisPhaseFailed {
+		t.Errorf("experiment %s", ex.Status.Phase)
+	}
+	e.waitPods("my-rollout", 0, 2, v1alpha1.RolloutPhaseDegraded)
+}
+
+// Aborting the Rollout while its experiment runs terminates the Experiment, which scales its
+// pods down.
+func TestAbortTerminatesTheExperiment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.create(canaryRollout(t, "my-rollout", 2, setWeight(50), experimentStep("1h"), setWeight(100)))
+	e.waitHealthy("my-rollout", time.Minute)
+	e.setImage("my-rollout", "nginx:1.26")
+	name := e.waitExperiment("my-rollout")
+	e.waitFor(time.Minute, func() string {
+		if ex := e.experiment(name); ex.Status.Phase != v1alpha1.AnalysisPhaseRunning {
+			return fmt.Sprintf("experiment %s", ex.Status.Phase)
+		}
+		return ""
+	})
+	e.statusPatch("my-rollout", `{"status":{"abort":true}}`)
+	e.waitFor(time.Minute, func() string {
+		ex := e.experiment(name)
+		if !ex.Spec.Terminate || ex.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			return fmt.Sprintf("experiment terminate=%v phase %s", ex.Spec.Terminate, ex.Status.Phase)
+		}
+		for _, tmpl := range []string{"baseline", "canary"} {
+			rs := &appsv1.ReplicaSet{}
+			if err := e.c.Get(t.Context(), types.NamespacedName{Namespace: e.ns, Name: name + "-" + tmpl}, rs); err != nil || ptr.Deref(rs.Spec.Replicas, 1) != 0 {
+				return fmt.Sprintf("%s not scaled down (%v)", tmpl, err)
+			}
+		}
+		return ""
+	})
+	if ro := e.rollout("my-rollout"); ro.Status.Canary.CurrentExperiment != "" {
+		t.Errorf("currentExperiment %q after the abort", ro.Status.Canary.CurrentExperiment)
+	}
+}

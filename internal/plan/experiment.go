@@ -1,0 +1,235 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+)
+
+// Experiment is what the plan needs to know about an Experiment the Rollout owns.
+type Experiment struct {
+	Name string
+	// Hash is the rollouts-pod-template-hash label (the Rollout's template it was created
+	// for), Revision the rollout.argoproj.io/revision annotation (0: unknown), StepIndex the
+	// step that created it.
+	Hash      string
+	Revision  int64
+	StepIndex *int32
+	Phase     v1alpha1.AnalysisPhase
+	Message   string
+	// Terminated is spec.terminate: the Rollout is done with it.
+	Terminated bool
+	Created    time.Time
+}
+
+// NewExperiment is an Experiment the controller should create from the experiment step at
+// StepIndex.
+type NewExperiment struct {
+	Name      string
+	StepIndex int32
+	Step      *v1alpha1.RolloutExperimentStep
+}
+
+// ExperimentName is the name of the Experiment of an experiment step:
+// <rollout>-<hash>-<revision>-<step>, then -<n> for attempt n > 0.
+func ExperimentName(rollout, hash string, revision int64, step int32, attempt int) string {
+	name := fmt.Sprintf("%s-%s-%d-%d", rollout, hash, revision, step)
+	if attempt > 0 {
+		name += "-" + strconv.Itoa(attempt)
+	}
+	return name
+}
+
+func (c *computation) experimentRetiring(e *Experiment) bool {
+	return c.retireAll || c.retiredEx[e.Name] || (c.retireBefore != nil && e.Created.Before(*c.retireBefore))
+}
+
+// currentExperiment is the newest Experiment of step i for the current template that the
+// Rollout has not retired.
+func (c *computation) currentExperiment(i int32) *Experiment {
+	var cur *Experiment
+	for k := range c.in.Experiments {
+		e := &c.in.Experiments[k]
+		if e.Hash != c.in.NewHash || (e.Revision != 0 && e.Revision != c.in.Revision) || e.StepIndex == nil || *e.StepIndex != i ||
+			e.Terminated || c.experimentRetiring(e) {
+			continue
+		}
+		if cur == nil || e.Created.After(cur.Created) || (e.Created.Equal(cur.Created) && e.Name > cur.Name) {
+			cur = e
+		}
+	}
+	return cur
+}
+
+// stepExperimentDone runs the experiment of the current step: it asks for the Experiment when
+// there is none, and the step is done when it is Successful. Failed or Error aborts the
+// update; Inconclusive pauses it until a user resumes (which runs the experiment again) or
+// aborts.
+func (c *computation) stepExperimentDone(step *v1alpha1.RolloutExperimentStep) bool {
+	i := c.index()
+	e := c.currentExperiment(i)
+	if e == nil {
+		if c.plan.CreateExperiment != nil {
+			c.st.Canary.CurrentExperiment = c.plan.CreateExperiment.Name
+			return false
+		}
+		name := ""
+		for attempt := 0; ; attempt++ {
+			name = ExperimentName(c.ro.Name, c.in.NewHash, c.in.Revision, i, attempt)
+			if !slices.ContainsFunc(c.in.Experiments, func(e Experiment) bool { return e.Name == name }) {
+				break
+			}
+		}
+		c.plan.CreateExperiment = &NewExperiment{Name: name, StepIndex: i, Step: step}
+		c.st.Canary.CurrentExperiment = name
+		c.event(false, "ExperimentCreated", "Created Experiment '%s'", name)
+		return false
+	}
+	switch e.Phase {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		c.st.Canary.CurrentExperiment = ""
+		return true
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		c.abortFor(e.Message, fmt.Sprintf("Experiment %s is %s", e.Name, e.Phase))
+		return false
+	case v1alpha1.AnalysisPhaseInconclusive:
+		c.st.Canary.CurrentExperiment = e.Name
+		if c.pauseCondition(v1alpha1.PauseReasonInconclusiveExperiment) != nil {
+			return false
+		}
+		if c.st.ControllerPause {
+			// We paused for it and a user removed the pause: run the experiment again.
+			c.st.ControllerPause = false
+			c.retiredEx[e.Name] = true
+			c.plan.TerminateExperiments = append(c.plan.TerminateExperiments, e.Name) // (marks it done with)
+			c.event(false, "RolloutResumed", "Rollout is resumed")
+			return false
+		}
+		c.st.PauseConditions = append(c.st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonInconclusiveExperiment, StartTime: c.now})
+		c.st.ControllerPause = true
+		c.event(false, "RolloutPaused", "Rollout is paused (%s): Experiment %s is Inconclusive: %s", v1alpha1.PauseReasonInconclusiveExperiment, e.Name, e.Message)
+		return false
+	default: // Pending, Running: wait (the Experiment's changes wake the Rollout)
+		c.st.Canary.CurrentExperiment = e.Name
+		return false
+	}
+}
+
+// abortFor aborts the update because a child (AnalysisRun, Experiment) failed; msg is its
+// message, or what to say when it has none.
+func (c *computation) abortFor(msg, fallback string) {
+	if c.st.Abort {
+		return
+	}
+	c.st.Abort = true
+	c.st.AbortedAt = &c.now
+	c.clearPauses()
+	c.st.PromoteFull = false
+	c.setIndex(0)
+	if msg == "" {
+		msg = fallback
+	}
+	text := fmt.Sprintf(msgAborted, c.in.Revision) + ": " + msg
+	c.event(true, "RolloutAborted", "%s", text)
+	setCondition(&c.st, v1alpha1.RolloutProgressing, corev1.ConditionFalse, v1alpha1.ReasonRolloutAborted, text, c.now)
+	c.retireAllRuns()
+}
+
+// settleExperiments terminates the Experiments that no longer decide anything (abort,
+// promotion, a new template or steps, another step) and deletes finished ones beyond the
+// history limits.
+func (c *computation) settleExperiments() {
+	current := ""
+	if !c.st.Abort && !c.promoted() && c.onExperimentStep() {
+		current = c.st.Canary.CurrentExperiment
+	}
+	if current == "" {
+		c.st.Canary.CurrentExperiment = ""
+	}
+	var done []*Experiment
+	for k := range c.in.Experiments {
+		e := &c.in.Experiments[k]
+		finished := isFinished(e.Phase)
+		// A retired one is marked even when finished: a retry must not take its verdict again.
+		if !e.Terminated && e.Name != current && (!finished || (c.experimentRetiring(e) && !c.promoted())) && !slices.Contains(c.plan.TerminateExperiments, e.Name) {
+			c.plan.TerminateExperiments = append(c.plan.TerminateExperiments, e.Name)
+		}
+		if finished && e.Name != current {
+			done = append(done, e)
+		}
+	}
+	slices.SortFunc(done, func(a, b *Experiment) int { return cmp.Compare(b.Created.UnixNano(), a.Created.UnixNano()) })
+	okLimit, badLimit := c.historyLimits()
+	ok, bad := 0, 0
+	for _, e := range done {
+		if e.Phase == v1alpha1.AnalysisPhaseSuccessful {
+			if ok++; ok > okLimit {
+				c.plan.DeleteExperiments = append(c.plan.DeleteExperiments, e.Name)
+			}
+		} else if bad++; bad > badLimit {
+			c.plan.DeleteExperiments = append(c.plan.DeleteExperiments, e.Name)
+		}
+	}
+	slices.Sort(c.plan.TerminateExperiments)
+}
+
+func (c *computation) historyLimits() (ok, bad int) {
+	ok, bad = DefaultSuccessfulRunHistory, DefaultUnsuccessfulRunHistory
+	if h := c.ro.Spec.Analysis; h != nil {
+		if h.SuccessfulRunHistoryLimit != nil {
+			ok = int(*h.SuccessfulRunHistoryLimit)
+		}
+		if h.UnsuccessfulRunHistoryLimit != nil {
+			bad = int(*h.UnsuccessfulRunHistoryLimit)
+		}
+	}
+	return ok, bad
+}
+
+func (c *computation) onExperimentStep() bool {
+	i := c.index()
+	return int(i) < len(c.steps) && c.steps[i].Experiment != nil
+}
+
+// validateExperimentStep checks an experiment step. Template weights (traffic to the
+// experiment's pods through the routers) are not implemented yet and are refused.
+func validateExperimentStep(at string, e *v1alpha1.RolloutExperimentStep) string {
+	p := at + ".experiment"
+	if len(e.Templates) == 0 {
+		return p + ".templates must list at least one template"
+	}
+	seen := map[string]bool{}
+	for j, t := range e.Templates {
+		tp := fmt.Sprintf("%s.templates[%d]", p, j)
+		switch {
+		case t.Name == "":
+			return tp + ".name is required"
+		case seen[t.Name]:
+			return fmt.Sprintf("%s.name %q is used by another template", tp, t.Name)
+		case t.SpecRef != v1alpha1.CanarySpecRef && t.SpecRef != v1alpha1.StableSpecRef:
+			return fmt.Sprintf("%s.specRef must be canary or stable, not %q", tp, t.SpecRef)
+		case t.Weight != nil:
+			return tp + ".weight (traffic to the experiment's pods through the routers) is not supported by sluice yet; leave it out to run the experiment without traffic from the routers (its pods still get the traffic their Services send them)"
+		}
+		seen[t.Name] = true
+	}
+	if e.Duration != "" {
+		if d, err := e.Duration.Duration(); err != nil || d < 0 {
+			return fmt.Sprintf("%s.duration %q is not a duration: use 30s, 5m, 1h", p, e.Duration)
+		}
+	}
+	names := map[string]bool{}
+	for j, a := range e.Analyses {
+		if names[a.Name] {
+			return fmt.Sprintf("%s.analyses[%d].name %q is used by another analysis", p, j, a.Name)
+		}
+		names[a.Name] = true
+	}
+	return ""
+}
