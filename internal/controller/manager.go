@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/internal/controller/analysis"
 	"github.com/sluicehq/sluice/internal/controller/argolease"
 	expctrl "github.com/sluicehq/sluice/internal/controller/experiment"
+	ctrlmetrics "github.com/sluicehq/sluice/internal/controller/metrics"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
 	"github.com/sluicehq/sluice/internal/metricprovider"
 	"github.com/sluicehq/sluice/internal/metricprovider/registry"
@@ -137,10 +138,17 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
+	// Argo's controller metrics (docs/metrics.md): state gauges from the cache, reconcile
+	// timings, Rollout event counts.
+	if err := ctrlmetrics.AddCollector(mgr, ctrlmetrics.Options{Experiments: true}); err != nil {
+		return nil, err
+	}
 	r := &rollout.Reconciler{
 		Client:        mgr.GetClient(),
+		Recorder:      ctrlmetrics.CountEvents(mgr.GetEventRecorder("sluice")),
 		Routers:       rollout.RouterFactory(trafficrouter.Factory(o.Routers)),
 		RouterOptions: o.Routers,
+		Instrument:    ctrlmetrics.Instrument(ctrlmetrics.Rollout, mgr.GetCache()),
 	}
 	if !o.TakeOverFromArgo {
 		r.ArgoLease = &argolease.Detector{
@@ -157,7 +165,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := setupAnalysis(mgr, o, r.ArgoLease); err != nil {
 		return nil, err
 	}
-	ex := &expctrl.Reconciler{Client: mgr.GetClient()}
+	ex := &expctrl.Reconciler{Client: mgr.GetClient(), Instrument: ctrlmetrics.Instrument(ctrlmetrics.Experiment, mgr.GetCache())}
 	if r.ArgoLease != nil {
 		ex.ArgoLease = r.ArgoLease
 	}
@@ -184,8 +192,9 @@ func setupAnalysis(mgr ctrl.Manager, o Options, argo rollout.ArgoLease) error {
 		workers = 30 // as Argo
 	}
 	ar := &analysis.Reconciler{
-		Client:    mgr.GetClient(),
-		Providers: registry.New(metricprovider.Deps{Client: direct, Namespace: ns}),
+		Client:     mgr.GetClient(),
+		Providers:  registry.New(metricprovider.Deps{Client: direct, Namespace: ns}),
+		Instrument: ctrlmetrics.Instrument(ctrlmetrics.AnalysisRun, mgr.GetCache()),
 	}
 	if argo != nil {
 		ar.ArgoLease = argo

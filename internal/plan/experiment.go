@@ -51,13 +51,15 @@ func (c *computation) experimentRetiring(e *Experiment) bool {
 }
 
 // currentExperiment is the newest Experiment of step i for the current template that the
-// Rollout has not retired.
+// Rollout has not retired (terminated, unless it is status.canary.currentExperiment).
 func (c *computation) currentExperiment(i int32) *Experiment {
 	var cur *Experiment
 	for k := range c.in.Experiments {
 		e := &c.in.Experiments[k]
+		// A terminated one still counts when it is the one the status names: a user
+		// terminates an Experiment without a duration to end the step (as with Argo).
 		if e.Hash != c.in.NewHash || (e.Revision != 0 && e.Revision != c.in.Revision) || e.StepIndex == nil || *e.StepIndex != i ||
-			e.Terminated || c.experimentRetiring(e) {
+			(e.Terminated && e.Name != c.st.Canary.CurrentExperiment) || c.experimentRetiring(e) {
 			continue
 		}
 		if cur == nil || e.Created.After(cur.Created) || (e.Created.Equal(cur.Created) && e.Name > cur.Name) {
@@ -108,6 +110,7 @@ func (c *computation) stepExperimentDone(step *v1alpha1.RolloutExperimentStep) b
 			c.st.ControllerPause = false
 			c.retiredEx[e.Name] = true
 			c.plan.TerminateExperiments = append(c.plan.TerminateExperiments, e.Name) // (marks it done with)
+			c.st.Canary.CurrentExperiment = ""
 			c.event(false, "RolloutResumed", "Rollout is resumed")
 			return false
 		}

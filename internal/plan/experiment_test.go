@@ -206,3 +206,20 @@ func TestValidateExperimentStep(t *testing.T) {
 		t.Errorf("a valid experiment step refused: %q", msg)
 	}
 }
+
+// An experiment without a duration runs until a user terminates it; then the step completes.
+func TestTerminatedByTheUserCompletesTheStep(t *testing.T) {
+	w := newWorld(t, rollout(4, setWeight(25), experimentStep(), setWeight(50)))
+	w.run(time.Minute)
+	w.exVerdict = exPhase(v1alpha1.AnalysisPhaseRunning)
+	w.update("v2")
+	w.run(2 * time.Minute)
+	if len(w.exps) != 1 || w.index() != 1 {
+		t.Fatalf("experiments %+v at step %d", w.exps, w.index())
+	}
+	w.exps[0].Terminated, w.exps[0].Phase = true, v1alpha1.AnalysisPhaseSuccessful // kubectl patch … terminate: true
+	w.run(2 * time.Minute)
+	if len(w.exCreated) != 1 || !w.healthyOnCurrent() {
+		t.Fatalf("after the user's terminate: experiments %v, phase %s\n%s", w.exCreated, w.ro.Status.Phase, w.log.String())
+	}
+}

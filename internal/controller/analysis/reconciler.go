@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
@@ -46,6 +47,9 @@ type Reconciler struct {
 	ArgoLease interface {
 		Check(ctx context.Context) (argolease.State, error)
 	}
+	// Instrument, when set, wraps every pass: the Argo-compatible reconcile metrics
+	// (internal/controller/metrics).
+	Instrument func(reconcile.Reconciler) reconcile.Reconciler
 }
 
 // +kubebuilder:rbac:groups=argoproj.io,resources=analysisruns,verbs=get;list;watch;create;update;patch;delete

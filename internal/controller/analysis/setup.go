@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
@@ -48,10 +49,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	if r.Reader == nil {
 		r.Reader = mgr.GetAPIReader()
 	}
+	var rec reconcile.Reconciler = r
+	if r.Instrument != nil {
+		rec = r.Instrument(rec)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.AnalysisRun{}).
 		Owns(&batchv1.Job{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1), ReconciliationTimeout: 2 * time.Minute}).
 		Named("analysisrun").
-		Complete(r)
+		Complete(rec)
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
@@ -60,6 +61,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	if r.Reader == nil {
 		r.Reader = mgr.GetAPIReader()
 	}
+	var rec reconcile.Reconciler = r
+	if r.Instrument != nil {
+		rec = r.Instrument(rec)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Experiment{}).
 		Owns(&appsv1.ReplicaSet{}).
@@ -67,5 +72,5 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		Owns(&v1alpha1.AnalysisRun{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1), ReconciliationTimeout: time.Minute}).
 		Named("experiment").
-		Complete(r)
+		Complete(rec)
 }

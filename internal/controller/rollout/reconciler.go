@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
@@ -40,6 +41,9 @@ type Reconciler struct {
 	// ArgoLease, when set, holds every pass back while Argo Rollouts' own controller is
 	// running (argo_gate.go); nil: sluice acts regardless (--take-over-from-argo).
 	ArgoLease ArgoLease
+	// Instrument, when set, wraps every pass: the Argo-compatible reconcile metrics
+	// (internal/controller/metrics).
+	Instrument func(reconcile.Reconciler) reconcile.Reconciler
 
 	// expect holds this controller's writes to Rollouts and ReplicaSets, and its evictions,
 	// which the cache must show before a pass plans from it.

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 )
@@ -101,5 +102,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 			return err
 		}
 	}
-	return b.Complete(r.gated()) // behind the Argo gate (argo_gate.go) when r.ArgoLease is set
+	var rec reconcile.Reconciler = r.gated() // behind the Argo gate (argo_gate.go) when r.ArgoLease is set
+	if r.Instrument != nil {
+		rec = r.Instrument(rec)
+	}
+	return b.Complete(rec)
 }
