@@ -324,3 +324,13 @@ func TestNewReplicaSetHashesWithoutTheRolloutsHash(t *testing.T) {
 		t.Fatalf("service %+v", svc)
 	}
 }
+
+func TestServiceWithoutPortIsInvalid(t *testing.T) {
+	ex := newExperiment(func(ex *v1alpha1.Experiment) {
+		ex.Spec.Templates[0].Service = &v1alpha1.TemplateService{}
+		ex.Spec.Templates[0].Template.Spec.Containers[0].Ports = nil
+	})
+	if msg := Validate(ex); !strings.Contains(msg, "spec.templates[0].service needs a port") {
+		t.Errorf("message %q", msg)
+	}
+}

@@ -41,6 +41,8 @@ func Validate(ex *v1alpha1.Experiment) string {
 		}
 		if len(t.Template.Spec.Containers) == 0 {
 			add("%s.template.spec.containers must list at least one container", at)
+		} else if t.Service != nil && !hasPort(t) {
+			add("%s.service needs a port: declare the containerPort(s) the Service should expose in %s.template", at, at)
 		}
 		if time.Duration(t.MinReadySeconds)*time.Second > deadline {
 			add("%s.minReadySeconds (%d) must not be longer than spec.progressDeadlineSeconds (%d)", at, t.MinReadySeconds, int64(deadline/time.Second))
@@ -59,4 +61,13 @@ func Validate(ex *v1alpha1.Experiment) string {
 		seenA[a.Name] = true
 	}
 	return strings.Join(out, "; ")
+}
+
+func hasPort(t *v1alpha1.TemplateSpec) bool {
+	for _, c := range t.Template.Spec.Containers {
+		if len(c.Ports) > 0 {
+			return true
+		}
+	}
+	return false
 }
