@@ -195,6 +195,16 @@ func (c *computation) historyLimits() (ok, bad int) {
 	return ok, bad
 }
 
+// indefiniteStep: the current canary step waits for an analysis or an experiment, whose own
+// limits govern how long it takes; the Rollout's progressDeadlineSeconds does not (as Argo).
+func (c *computation) indefiniteStep() bool {
+	if c.ro.Spec.Strategy.Canary == nil || c.st.Abort || c.promoted() {
+		return false
+	}
+	i := c.index()
+	return int(i) < len(c.steps) && (c.steps[i].Experiment != nil || c.steps[i].Analysis != nil)
+}
+
 func (c *computation) onExperimentStep() bool {
 	i := c.index()
 	return int(i) < len(c.steps) && c.steps[i].Experiment != nil

@@ -223,3 +223,19 @@ func TestTerminatedByTheUserCompletesTheStep(t *testing.T) {
 		t.Fatalf("after the user's terminate: experiments %v, phase %s\n%s", w.exCreated, w.ro.Status.Phase, w.log.String())
 	}
 }
+
+// An experiment longer than progressDeadlineSeconds (default 600 s) does not time the Rollout
+// out: the step waits for the experiment, whose own limits apply.
+func TestLongExperimentIsNoProgressDeadline(t *testing.T) {
+	w := newWorld(t, rollout(4, setWeight(25), experimentStep(), setWeight(50)))
+	w.run(time.Minute)
+	w.exVerdict = exPhase(v1alpha1.AnalysisPhaseRunning)
+	w.update("v2")
+	w.run(time.Minute)
+	w.now = w.now.Add(30 * time.Minute) // (a pass 30 min later, woken by anything)
+	w.run(time.Minute)
+	st := w.ro.Status
+	if st.Phase != v1alpha1.RolloutPhaseProgressing || st.Abort || w.index() != 1 {
+		t.Fatalf("after 30 min of experiment: phase %s %q, step %d\n%s", st.Phase, st.Message, w.index(), w.log.String())
+	}
+}

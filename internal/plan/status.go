@@ -120,7 +120,7 @@ func (c *computation) conditions() {
 			fmt.Sprintf(msgProgressed, c.ro.Name), now)
 	default:
 		progressed := madeProgress(&c.ro.Status, st)
-		timedOut := !progressed && prev != nil && prev.Status != corev1.ConditionUnknown &&
+		timedOut := !progressed && !c.indefiniteStep() && prev != nil && prev.Status != corev1.ConditionUnknown &&
 			(prev.Reason == v1alpha1.ReasonProgressDeadlineExceeded ||
 				!prev.LastUpdateTime.Add(deadline).After(c.in.Now))
 		if timedOut {
@@ -146,7 +146,9 @@ func (c *computation) conditions() {
 		if progressed {
 			cond.LastUpdateTime = now
 		}
-		c.requeue(cond.LastUpdateTime.Add(deadline).Sub(c.in.Now) + time.Second)
+		if !c.indefiniteStep() {
+			c.requeue(cond.LastUpdateTime.Add(deadline).Sub(c.in.Now) + time.Second)
+		}
 	}
 
 	c.userPauseEvents(paused)
