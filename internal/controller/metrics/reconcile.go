@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,9 @@ type reconcileMetrics struct {
 	duration  *prometheus.HistogramVec
 	errors    *prometheus.CounterVec
 	newObject func() client.Object
+	// forgetting holds the keys with a removal pending (one timer per gone object, however
+	// many requests name it, e.g. for the ReplicaSets of another instance's Rollout).
+	forgetting sync.Map
 }
 
 func newReconcileMetrics(duration, errors Family, newObject func() client.Object) *reconcileMetrics {
@@ -66,7 +70,9 @@ func Instrument(kind Kind, reader client.Reader) func(reconcile.Reconciler) reco
 	return func(next reconcile.Reconciler) reconcile.Reconciler {
 		return reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 			if err := reader.Get(ctx, req.NamespacedName, m.newObject()); apierrors.IsNotFound(err) {
-				time.AfterFunc(cleanupDelay, func() { m.forget(kind, reader, req.NamespacedName) })
+				if _, pending := m.forgetting.LoadOrStore(req.NamespacedName, true); !pending {
+					time.AfterFunc(cleanupDelay, func() { m.forget(kind, reader, req.NamespacedName) })
+				}
 				return next.Reconcile(ctx, req)
 			}
 			start := time.Now()
@@ -83,6 +89,7 @@ func Instrument(kind Kind, reader client.Reader) func(reconcile.Reconciler) reco
 
 // forget removes the series of a deleted object, unless the cache holds it again.
 func (m *reconcileMetrics) forget(kind Kind, reader client.Reader, key types.NamespacedName) {
+	defer m.forgetting.Delete(key)
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
 	if err := reader.Get(ctx, key, m.newObject()); err == nil {
