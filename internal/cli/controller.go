@@ -74,7 +74,7 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 	f.StringVar(&o.InstanceID, "instance-id", "", "only manage Rollouts labelled argo-rollouts.argoproj.io/controller-instance-id=<id> (default: only unlabelled ones)")
 	f.IntVar(&o.Workers, "rollout-threads", 10, "number of Rollouts reconciled at once")
 	f.IntVar(&o.AnalysisWorkers, "analysis-threads", 30, "number of AnalysisRuns measured at once")
-	f.StringVar(&o.ControllerNamespace, "controller-namespace", "", "namespace of the metric providers' credential Secrets (datadog, newrelic, influxdb) (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
+	f.StringVar(&o.ControllerNamespace, "controller-namespace", "", "namespace of the metric providers' credential Secrets (datadog, newrelic, influxdb) and of argo-rollouts-notification-configmap and -secret (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader on a Lease so only one replica is active")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", "Prometheus metrics address (0 disables)")

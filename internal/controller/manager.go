@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/internal/controller/argolease"
 	expctrl "github.com/sluicehq/sluice/internal/controller/experiment"
 	ctrlmetrics "github.com/sluicehq/sluice/internal/controller/metrics"
+	"github.com/sluicehq/sluice/internal/controller/notifications"
 	"github.com/sluicehq/sluice/internal/controller/rollout"
 	"github.com/sluicehq/sluice/internal/metricprovider"
 	"github.com/sluicehq/sluice/internal/metricprovider/registry"
@@ -56,7 +57,8 @@ type Options struct {
 	// back to argo-rollouts and Namespace when a cluster-wide list is forbidden).
 	ArgoLeaseNamespace string
 	// ControllerNamespace is where metric provider credentials live (the datadog, newrelic
-	// and influxdb Secrets); "" means LeaderElectionNamespace.
+	// and influxdb Secrets) and the notification ConfigMap and Secret; "" means
+	// LeaderElectionNamespace.
 	ControllerNamespace string
 	// AnalysisWorkers is the number of AnalysisRuns measured at once (default 30, as Argo).
 	AnalysisWorkers int
@@ -159,6 +161,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Log:                mgr.GetLogger().WithName("argo-lease"),
 		}
 	}
+	if err := setupNotifications(mgr, o, r); err != nil {
+		return nil, err
+	}
 	if err := r.SetupWithManager(mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
 	}
@@ -202,6 +207,33 @@ func setupAnalysis(mgr ctrl.Manager, o Options, argo rollout.ArgoLease) error {
 	if err := ar.SetupWithManager(mgr, workers); err != nil {
 		return fmt.Errorf("setting up the AnalysisRun controller: %w", err)
 	}
+	return nil
+}
+
+// setupNotifications sends Argo Rollouts' notifications (argo-rollouts-notification-configmap
+// and -secret in the controller namespace) for the Rollout controller's events and for
+// triggers with conditions; without a controller namespace there are none.
+func setupNotifications(mgr ctrl.Manager, o Options, r *rollout.Reconciler) error {
+	ns := o.ControllerNamespace
+	if ns == "" {
+		ns = o.LeaderElectionNamespace
+	}
+	if ns == "" {
+		return nil
+	}
+	var argo notifications.ArgoLease
+	if r.ArgoLease != nil {
+		argo = r.ArgoLease
+	}
+	n, err := notifications.Setup(mgr, notifications.Options{Namespace: ns, Workers: o.Workers, ArgoLease: argo})
+	if err != nil {
+		return err
+	}
+	rec := r.Recorder
+	if rec == nil {
+		rec = mgr.GetEventRecorder("sluice")
+	}
+	r.Recorder = n.Recorder(rec)
 	return nil
 }
 

@@ -1,0 +1,158 @@
+package notifications_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/controller"
+	"github.com/sluicehq/sluice/internal/controller/controllertest"
+	"github.com/sluicehq/sluice/internal/devcluster"
+	"github.com/sluicehq/sluice/internal/devcluster/devclustertest"
+)
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(logr.Discard())
+	os.Exit(devclustertest.Main(m, devcluster.Options{}))
+}
+
+// hook is a webhook receiver on 127.0.0.1 that records "METHOD PATH auth BODY" lines.
+type hook struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []string
+}
+
+func newHook(t *testing.T) *hook {
+	t.Helper()
+	h := &hook{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.got = append(h.got, fmt.Sprintf("%s %s %s %s", r.Method, r.URL.Path, r.Header.Get("Authorization"), b))
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hook) requests() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.got)
+}
+
+func load(t *testing.T, path string, into any) {
+	t.Helper()
+	b, err := os.ReadFile("../../../" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Argo's catalog in the controller's namespace, a webhook on 127.0.0.1 and a canary
+// subscribed to it (examples/notifications): the initial deploy, a step completed, a custom
+// trigger whose condition holds at the pause, and an abort each send exactly one request,
+// with Argo's template text rendered with the Rollout's values and the Secret's token.
+func TestNotificationsOfACanary(t *testing.T) {
+	t.Parallel()
+	cfg := devclustertest.Config(t)
+	c, err := client.New(cfg, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := devclustertest.Namespace(t)
+	h := newHook(t)
+
+	cm := &corev1.ConfigMap{}
+	load(t, "examples/notifications/argo-rollouts-notification-configmap.yaml", cm)
+	cm.Namespace = ns
+	cm.Data["service.webhook.my-hook"] = "url: " + h.URL + "\nheaders:\n- name: Authorization\n  value: Bearer $hook-token\n"
+	cm.Data["trigger.on-canary-paused"] = "- when: rollout.status.phase == 'Paused'\n  oncePer: rollout.status.currentPodHash\n  send: [canary-paused]\n"
+	cm.Data["template.canary-paused"] = "webhook:\n  my-hook:\n    method: POST\n    path: /paused\n" +
+		"    body: '{\"rollout\": \"{{.rollout.metadata.name}}\", \"step\": {{.rollout.status.currentStepIndex}}}'\n"
+	secret := &corev1.Secret{}
+	load(t, "examples/notifications/secret.yaml", secret)
+	secret.Namespace = ns
+	secret.StringData["hook-token"] = "s3cret"
+	for _, o := range []client.Object{cm, secret} {
+		if err := c.Create(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	controllertest.StartWith(t, cfg, controller.Options{Namespace: ns, Workers: 2, ControllerNamespace: ns})
+
+	ro := &v1alpha1.Rollout{}
+	load(t, "examples/notifications/rollout.yaml", ro)
+	ro.Namespace = ns
+	ro.Annotations["notifications.argoproj.io/subscribe.on-canary-paused.my-hook"] = ""
+	if err := c.Create(t.Context(), ro); err != nil {
+		t.Fatal(err)
+	}
+	completed := "GET / Bearer s3cret Rollout my-rollout has been completed."
+	waitRequests(t, h, completed)
+
+	get := func() *v1alpha1.Rollout {
+		t.Helper()
+		cur := &v1alpha1.Rollout{}
+		if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: ro.Name}, cur); err != nil {
+			t.Fatal(err)
+		}
+		return cur
+	}
+	cur := get()
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Template.Spec.Containers[0].Image = "nginx:1.26"
+	if err := c.Patch(t.Context(), cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	step := "GET / Bearer s3cret Rollout my-rollout step number 1/3 has been completed."
+	paused := `POST /paused Bearer s3cret {"rollout": "my-rollout", "step": 1}`
+	waitRequests(t, h, completed, step, paused)
+
+	controllertest.StatusPatch(t, c, ns, ro.Name, `{"status":{"abort":true}}`)
+	aborted := "GET / Bearer s3cret Rollout my-rollout has been aborted."
+	waitRequests(t, h, completed, step, paused, aborted)
+
+	// Nothing more comes (the pause condition was notified once for this pod hash).
+	time.Sleep(3 * time.Second)
+	if got := h.requests(); len(got) != 4 {
+		t.Errorf("requests after the abort: %s", strings.Join(got, "\n"))
+	}
+	if v := get().Annotations["notified.notifications.argoproj.io"]; !strings.Contains(v, "on-canary-paused:") {
+		t.Errorf("notified annotation %q does not record the on-canary-paused notification", v)
+	}
+}
+
+// waitRequests waits until the hook has received exactly want (in any order: the event and
+// condition paths run side by side).
+func waitRequests(t *testing.T, h *hook, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	devclustertest.Eventually(t, time.Minute, func() string {
+		got := h.requests()
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			return fmt.Sprintf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		return ""
+	})
+}
