@@ -41,7 +41,7 @@ func (o *getOptions) Validate() error {
 func newGetCommand() *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get",
-		Short: "Show a rollout as a tree (get rollout NAME) or an AnalysisRun (get analysisrun NAME)",
+		Short: "Show a rollout as a tree (get rollout NAME), an AnalysisRun (get analysisrun NAME) or an Experiment (get experiment NAME)",
 	}
 	o := &getOptions{}
 	cmd := &cobra.Command{
@@ -81,7 +81,7 @@ lines otherwise.`,
 	f.DurationVar(&o.timeout, "timeout", 0, "with --watch: stop after this long (0: until interrupted)")
 	f.DurationVar(&o.interval, "interval", time.Second, "with --watch: how often to refresh")
 	_ = f.MarkHidden("interval")
-	get.AddCommand(cmd, newGetAnalysisRunCommand())
+	get.AddCommand(cmd, newGetAnalysisRunCommand(), newGetExperimentCommand())
 	return get
 }
 
@@ -135,6 +135,10 @@ func RolloutInfo(ctx context.Context, c client.Client, key types.NamespacedName,
 	if err != nil {
 		return nil, err
 	}
-	info := view.Build(view.Input{Rollout: ro, ReplicaSets: owned, Pods: pods.Items, AnalysisRuns: runs, Now: now})
+	exps, err := ownedExperiments(ctx, c, ro, now)
+	if err != nil {
+		return nil, err
+	}
+	info := view.Build(view.Input{Rollout: ro, ReplicaSets: owned, Pods: pods.Items, AnalysisRuns: runs, Experiments: exps, Now: now})
 	return &info, nil
 }

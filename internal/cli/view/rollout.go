@@ -25,7 +25,9 @@ type Input struct {
 	ReplicaSets  []appsv1.ReplicaSet
 	Pods         []corev1.Pod
 	AnalysisRuns []v1alpha1.AnalysisRun
-	Now          time.Time
+	// Experiments are the Experiments the Rollout owns, with their objects.
+	Experiments []ExperimentInput
+	Now         time.Time
 }
 
 // RolloutInfo is the state of a Rollout as `sluice get rollout` shows it (and prints with
@@ -95,6 +97,7 @@ type Revision struct {
 	Number       int64            `json:"number"`
 	ReplicaSets  []ReplicaSetRow  `json:"replicaSets"`
 	AnalysisRuns []AnalysisRunRow `json:"analysisRuns,omitempty"`
+	Experiments  []ExperimentInfo `json:"experiments,omitempty"`
 }
 
 // ReplicaSetRow is one ReplicaSet of the tree.
@@ -194,7 +197,7 @@ func Build(in Input) RolloutInfo {
 		blueGreen(&info, ro, rows, in.Now)
 	}
 	info.Images = images(ro, in.ReplicaSets, rows)
-	info.Revisions = addAnalysisRuns(revisions(rows), in.AnalysisRuns, rows, in.Now)
+	info.Revisions = addExperiments(addAnalysisRuns(revisions(rows), in.AnalysisRuns, rows, in.Now), in.Experiments, in.Now)
 	info.Analysis = analysisStatuses(ro)
 	return info
 }

@@ -100,7 +100,14 @@ func Tree(info *RolloutInfo, o Options) string {
 		}
 		rows = append(rows, []string{fmt.Sprintf("%s%s revision:%d", branch, IconRevision, rev.Number), "", "", "", ""})
 		rows = append(rows, replicaSetTreeRows(rev, cont, o)...)
-		rows = append(rows, analysisRunRows(rev.AnalysisRuns, cont, o)...)
+		rows = append(rows, analysisRunRows(rev.AnalysisRuns, cont, len(rev.Experiments) > 0, o)...)
+		for ei := range rev.Experiments {
+			b2, c2 := "├──", "│  "
+			if ei == len(rev.Experiments)-1 {
+				b2, c2 = "└──", "   "
+			}
+			rows = append(rows, experimentRows(&rev.Experiments[ei], cont+b2, cont+c2, o)...)
+		}
 	}
 	for _, l := range columns(rows) {
 		b.WriteString(l + "\n")
@@ -113,7 +120,7 @@ func Tree(info *RolloutInfo, o Options) string {
 func replicaSetTreeRows(rev Revision, cont string, o Options) [][]string {
 	var rows [][]string
 	for si, rs := range rev.ReplicaSets {
-		lastRS := si == len(rev.ReplicaSets)-1 && len(rev.AnalysisRuns) == 0
+		lastRS := si == len(rev.ReplicaSets)-1 && len(rev.AnalysisRuns) == 0 && len(rev.Experiments) == 0
 		b2, c2 := "├──", "│  "
 		if lastRS {
 			b2, c2 = "└──", "   "
@@ -123,7 +130,7 @@ func replicaSetTreeRows(rev Revision, cont string, o Options) [][]string {
 			infoCol = append(infoCol, "delay:"+rs.ScaleDownDelay)
 		}
 		// Blue-green: the active tag says who gets the requests (all of them).
-		if rs.TrafficFrom != "activeService" && (rs.Current > 0 || rs.Traffic > 0) {
+		if rs.TrafficFrom != "activeService" && rs.TrafficFrom != TrafficFromExperiment && (rs.Current > 0 || rs.Traffic > 0) {
 			src := "of pods"
 			if rs.TrafficFrom == "router" {
 				src = "by router"
@@ -153,12 +160,12 @@ func replicaSetTreeRows(rev Revision, cont string, o Options) [][]string {
 }
 
 // analysisRunRows are the tree rows of a revision's AnalysisRuns and their metrics, indented
-// by cont.
-func analysisRunRows(runs []AnalysisRunRow, cont string, o Options) [][]string {
+// by cont; more: further rows of the revision follow (experiments).
+func analysisRunRows(runs []AnalysisRunRow, cont string, more bool, o Options) [][]string {
 	var rows [][]string
 	for ai, ar := range runs {
 		b2, c2 := "├──", "│  "
-		if ai == len(runs)-1 {
+		if ai == len(runs)-1 && !more {
 			b2, c2 = "└──", "   "
 		}
 		info := []string{runType(ar.Type)}
