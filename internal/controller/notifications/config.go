@@ -114,6 +114,9 @@ func (c *config) destinations(obj metav1.Object) services.Destinations {
 // conditions returns the trigger's conditions, nil when the trigger is not configured.
 func (c *config) conditions(trigger string) []triggers.Condition { return c.cfg.Triggers[trigger] }
 
+// readTimeout bounds a read of the ConfigMap or Secret from the cache.
+const readTimeout = 10 * time.Second
+
 // source reads the ConfigMap and Secret (from a cache that watches only them) and keeps the
 // parsed configuration until either changes.
 type source struct {
@@ -132,6 +135,10 @@ type source struct {
 // get returns the configuration in force, nil when there is no ConfigMap (notifications
 // are off, as in Argo Rollouts).
 func (s *source) get(ctx context.Context) (*config, error) {
+	// A cache read waits for the informer's first list: bounded, so that a controller whose
+	// role may not list the two objects logs errors instead of holding the queue.
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	cm := &corev1.ConfigMap{}
 	if err := s.reader.Get(ctx, types.NamespacedName{Namespace: s.namespace, Name: ConfigMapName}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
