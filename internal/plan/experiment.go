@@ -26,6 +26,15 @@ type Experiment struct {
 	// Terminated is spec.terminate: the Rollout is done with it.
 	Terminated bool
 	Created    time.Time
+	// Templates are the states of its templates (status.templateStatuses).
+	Templates []ExperimentTemplate
+}
+
+// ExperimentTemplate is what the plan needs to know about a template of an Experiment: its
+// Service (status.templateStatuses[].serviceName and podTemplateHash) and available pods.
+type ExperimentTemplate struct {
+	Name, ServiceName, PodTemplateHash string
+	Available                          int32
 }
 
 // NewExperiment is an Experiment the controller should create from the experiment step at
@@ -205,14 +214,47 @@ func (c *computation) indefiniteStep() bool {
 	return int(i) < len(c.steps) && (c.steps[i].Experiment != nil || c.steps[i].Analysis != nil)
 }
 
+// experimentTraffic are the routers' additional destinations: while the current experiment
+// step's Experiment runs, each template with a weight whose Service selects available pods
+// gets that weight, taken from the stable's share (never more than the canary leaves). A
+// template without available pods gets none: no weight goes to pods that cannot take it.
+func (c *computation) experimentTraffic(canary int32) []v1alpha1.WeightDestination {
+	if !c.routed() || c.st.Abort || c.promoted() || !c.onExperimentStep() || c.st.Canary.CurrentExperiment == "" {
+		return nil
+	}
+	var e *Experiment
+	for k := range c.in.Experiments {
+		if c.in.Experiments[k].Name == c.st.Canary.CurrentExperiment {
+			e = &c.in.Experiments[k]
+		}
+	}
+	if e == nil || e.Phase != v1alpha1.AnalysisPhaseRunning || e.Terminated {
+		return nil
+	}
+	left := c.maxWeight() - canary
+	var out []v1alpha1.WeightDestination
+	for _, t := range c.steps[c.index()].Experiment.Templates {
+		if t.Weight == nil || *t.Weight <= 0 {
+			continue
+		}
+		i := slices.IndexFunc(e.Templates, func(x ExperimentTemplate) bool { return x.Name == t.Name })
+		if i < 0 || e.Templates[i].ServiceName == "" || e.Templates[i].Available == 0 || *t.Weight > left {
+			continue
+		}
+		left -= *t.Weight
+		out = append(out, v1alpha1.WeightDestination{Weight: *t.Weight, ServiceName: e.Templates[i].ServiceName, PodTemplateHash: e.Templates[i].PodTemplateHash})
+	}
+	return out
+}
+
 func (c *computation) onExperimentStep() bool {
 	i := c.index()
 	return int(i) < len(c.steps) && c.steps[i].Experiment != nil
 }
 
-// validateExperimentStep checks an experiment step. Template weights (traffic to the
-// experiment's pods through the routers) are not implemented yet and are refused.
-func validateExperimentStep(at string, e *v1alpha1.RolloutExperimentStep) string {
+// validateExperimentStep checks an experiment step (template weights need a router:
+// trafficrouter checks which).
+func validateExperimentStep(at string, e *v1alpha1.RolloutExperimentStep, routed bool) string {
 	p := at + ".experiment"
 	if len(e.Templates) == 0 {
 		return p + ".templates must list at least one template"
@@ -227,11 +269,12 @@ func validateExperimentStep(at string, e *v1alpha1.RolloutExperimentStep) string
 			return fmt.Sprintf("%s.name %q is used by another template", tp, t.Name)
 		case t.SpecRef != v1alpha1.CanarySpecRef && t.SpecRef != v1alpha1.StableSpecRef:
 			return fmt.Sprintf("%s.specRef must be canary or stable, not %q", tp, t.SpecRef)
-		case t.Weight != nil:
-			return tp + ".weight (traffic to the experiment's pods through the routers) is not supported by sluice yet; leave it out to run the experiment without traffic from the routers (its pods still get the traffic their Services send them)"
+		case t.Weight != nil && !routed:
+			return tp + ".weight needs trafficRouting: without a router the experiment's pods get the traffic their Services send them"
 		}
 		seen[t.Name] = true
 	}
+
 	if e.Duration != "" {
 		if d, err := e.Duration.Duration(); err != nil || d < 0 {
 			return fmt.Sprintf("%s.duration %q is not a duration: use 30s, 5m, 1h", p, e.Duration)
@@ -243,6 +286,21 @@ func validateExperimentStep(at string, e *v1alpha1.RolloutExperimentStep) string
 			return fmt.Sprintf("%s.analyses[%d].name %q is used by another analysis", p, j, a.Name)
 		}
 		names[a.Name] = true
+	}
+	return ""
+}
+
+// experimentWeightsProblem: an experiment step's template weights and the setWeight in force
+// at it (weight) must fit in the routers' total.
+func experimentWeightsProblem(at string, e *v1alpha1.RolloutExperimentStep, weight, maxW int32) string {
+	sum := weight
+	for _, t := range e.Templates {
+		if t.Weight != nil {
+			sum += *t.Weight
+		}
+	}
+	if sum > maxW {
+		return fmt.Sprintf("%s.experiment: the template weights and the setWeight in force (%d) add up to %d, more than %d", at, weight, sum, maxW)
 	}
 	return ""
 }

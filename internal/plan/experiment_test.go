@@ -193,9 +193,15 @@ func TestInconclusiveExperimentPausesUntilResumed(t *testing.T) {
 func TestValidateExperimentStep(t *testing.T) {
 	step := experimentStep()
 	step.Experiment.Templates[1].Weight = new(int32(5))
-	ro := routedRollout(4, step)
-	if msg := Validate(ro); !strings.Contains(msg, "steps[0].experiment.templates[1].weight") || !strings.Contains(msg, "not supported by sluice yet") {
-		t.Errorf("weight: %q", msg)
+	if msg := Validate(rollout(4, step)); !strings.Contains(msg, "steps[0].experiment.templates[1].weight needs trafficRouting") {
+		t.Errorf("weight without a router: %q", msg)
+	}
+	if msg := Validate(routedRollout(4, setWeight(20), step)); msg != "" {
+		t.Errorf("weight with a router: %q", msg)
+	}
+	step.Experiment.Templates[0].Weight = new(int32(50))
+	if msg := Validate(routedRollout(4, setWeight(60), step)); !strings.Contains(msg, "steps[1].experiment: the template weights and the setWeight in force (60) add up to 115, more than 100") {
+		t.Errorf("weights over 100: %q", msg)
 	}
 	step = experimentStep()
 	step.Experiment.Templates[1].Name = "baseline"
@@ -237,5 +243,40 @@ func TestLongExperimentIsNoProgressDeadline(t *testing.T) {
 	st := w.ro.Status
 	if st.Phase != v1alpha1.RolloutPhaseProgressing || st.Abort || w.index() != 1 {
 		t.Fatalf("after 30 min of experiment: phase %s %q, step %d\n%s", st.Phase, st.Message, w.index(), w.log.String())
+	}
+}
+
+// With a router, a running experiment's weighted templates get their weight from the stable's
+// share, only while their pods are available, and lose it when the step is over.
+func TestExperimentWeights(t *testing.T) {
+	step := experimentStep()
+	step.Experiment.Templates[0].Weight = new(int32(5))
+	step.Experiment.Templates[1].Weight = new(int32(5))
+	w := newWorld(t, routedRollout(4, setWeight(20), step, setWeight(50)))
+	w.run(time.Minute)
+	w.exVerdict = exPhase(v1alpha1.AnalysisPhaseRunning)
+	w.update("v2")
+	w.run(2 * time.Minute)
+	ws := w.ro.Status.Canary.Weights
+	if ws == nil || ws.Canary.Weight != 20 || ws.Stable.Weight != 80 || len(ws.Additional) != 0 {
+		t.Fatalf("before the templates are available: %+v", ws)
+	}
+	w.exps[0].Templates = []ExperimentTemplate{
+		{Name: "baseline", ServiceName: "ro-exp-baseline", PodTemplateHash: "hb", Available: 1},
+		{Name: "canary", ServiceName: "ro-exp-canary", PodTemplateHash: "hc", Available: 0},
+	}
+	w.run(time.Minute)
+	if ws = w.ro.Status.Canary.Weights; ws.Stable.Weight != 75 || len(ws.Additional) != 1 || ws.Additional[0].ServiceName != "ro-exp-baseline" || ws.Additional[0].Weight != 5 {
+		t.Fatalf("one template available: %+v", ws)
+	}
+	w.exps[0].Templates[1].Available = 1
+	w.run(time.Minute)
+	if ws = w.ro.Status.Canary.Weights; ws.Canary.Weight != 20 || ws.Stable.Weight != 70 || len(ws.Additional) != 2 {
+		t.Fatalf("both available: %+v", ws)
+	}
+	w.exVerdict = nil // Successful: the step ends, the weights go back to the stable
+	w.run(5 * time.Minute)
+	if ws = w.ro.Status.Canary.Weights; len(ws.Additional) != 0 || !w.healthyOnCurrent() {
+		t.Fatalf("after the experiment: %+v, phase %s\n%s", ws, w.ro.Status.Phase, w.log.String())
 	}
 }

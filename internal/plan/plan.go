@@ -105,6 +105,9 @@ type Plan struct {
 	// RequestedWeight is the setWeight in force (0..100); Weight is what a traffic router
 	// should apply now (scale first, then shift).
 	RequestedWeight, Weight int32
+	// Additional are the routers' further destinations (the weighted templates of a running
+	// experiment step), taken from the stable's share.
+	Additional []v1alpha1.WeightDestination
 	// CanaryAvailable and TotalAvailable give the effective canary share without a router:
 	// available canary pods over all available pods (see EffectiveWeight).
 	CanaryAvailable, TotalAvailable int32

@@ -28,6 +28,7 @@ func (c *computation) scale() {
 				}
 				c.plan.Weight = c.trafficWeight()
 			}
+			c.plan.Additional = c.experimentTraffic(c.plan.Weight)
 			c.st.Canary.Weights = c.weights(c.plan.Weight)
 			c.plan.HeaderRoutes, c.plan.MirrorRoutes = c.managedRoutes() // held, like the sizes
 		}
@@ -50,6 +51,7 @@ func (c *computation) scale() {
 		c.scaleRouted(desired, &budgetDown)
 		c.plan.RouterCanaryHash = c.in.NewHash
 		c.plan.Weight = c.trafficWeight()
+		c.plan.Additional = c.experimentTraffic(c.plan.Weight)
 		c.st.Canary.Weights = c.weights(c.plan.Weight)
 		c.plan.HeaderRoutes, c.plan.MirrorRoutes = c.managedRoutes()
 	} else {

@@ -392,6 +392,10 @@ func (c *computation) weights(w int32) *v1alpha1.TrafficWeights {
 		Canary: v1alpha1.WeightDestination{Weight: w, ServiceName: cs.CanaryService, PodTemplateHash: c.plan.RouterCanaryHash},
 		Stable: v1alpha1.WeightDestination{Weight: c.maxWeight() - w, ServiceName: cs.StableService, PodTemplateHash: c.st.StableRS},
 	}
+	for _, a := range c.plan.Additional { // (experiment destinations, taken from the stable's share)
+		out.Stable.Weight -= a.Weight
+		out.Additional = append(out.Additional, a)
+	}
 	if old := c.ro.Status.Canary.Weights; old != nil && old.Canary == out.Canary && old.Stable == out.Stable {
 		out.Verified = old.Verified
 	}

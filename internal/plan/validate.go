@@ -163,7 +163,11 @@ func validateCanary(c *v1alpha1.CanaryStrategy) []string {
 func validateSteps(steps []v1alpha1.CanaryStep, routed bool, maxW int32) []string {
 	var out []string
 	for i := range steps {
-		if msg := validateStep(i, &steps[i], routed, maxW); msg != "" {
+		msg := validateStep(i, &steps[i], routed, maxW)
+		if e := steps[i].Experiment; msg == "" && e != nil && routed {
+			msg = experimentWeightsProblem(fmt.Sprintf("spec.strategy.canary.steps[%d]", i), e, WeightAt(steps, int32(i), maxW), maxW)
+		}
+		if msg != "" {
 			out = append(out, msg)
 		}
 	}
@@ -214,7 +218,7 @@ func validateStepKind(at, kind string, s *v1alpha1.CanaryStep, routed bool, maxW
 			return at + ".analysis.templates must name at least one AnalysisTemplate or ClusterAnalysisTemplate"
 		}
 	case "experiment":
-		return validateExperimentStep(at, s.Experiment)
+		return validateExperimentStep(at, s.Experiment, routed)
 	case "setHeaderRoute", "setMirrorRoute":
 		if !routed {
 			return fmt.Sprintf("%s.%s needs trafficRouting with a router that supports it", at, kind)

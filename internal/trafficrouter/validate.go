@@ -163,7 +163,6 @@ func duplicate(s []string) string {
 }
 
 func validateSteps(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRouting) string {
-	_, hasGW := tr.Plugins[gatewayapi.PluginName]
 	for i, s := range c.Steps {
 		at := fmt.Sprintf(p+"steps[%d]", i)
 		if h := s.SetHeaderRoute; h != nil {
@@ -178,8 +177,14 @@ func validateSteps(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRoutin
 		}
 		if e := s.Experiment; e != nil {
 			for _, t := range e.Templates {
-				if t.Weight != nil && tr.SMI == nil && tr.ALB == nil && tr.Istio == nil && !hasGW {
-					return at + ".experiment: template weights need trafficRouting.smi, alb, istio or plugins"
+				if t.Weight == nil {
+					continue
+				}
+				if tr.SMI == nil && tr.ALB == nil {
+					return at + ".experiment: template weights need trafficRouting.smi or alb (sluice's NGINX, Istio and Gateway API routers do not take experiment destinations yet)"
+				}
+				if tr.Nginx != nil || tr.Istio != nil || len(tr.Plugins) > 0 {
+					return at + ".experiment: template weights need every router to take experiment destinations: smi and alb do, sluice's NGINX, Istio and Gateway API routers not yet"
 				}
 			}
 		}

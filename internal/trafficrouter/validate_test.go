@@ -70,7 +70,9 @@ func TestValidate(t *testing.T) {
 			"Gateway API matches the HTTP method exactly"},
 		{"gateway API unknown field", services + "trafficRouting: {plugins: {argoproj-labs/gatewayAPI: {httpRoute: r, useHeaderRoute: true}}}", `unknown field "useHeaderRoute"`},
 		{"experiment weights with nginx", services + "trafficRouting: {nginx: {stableIngress: web}}\nsteps: [{experiment: {templates: [{name: e, specRef: canary, weight: 5}]}}]",
-			"template weights need trafficRouting.smi, alb, istio or plugins"},
+			"template weights need trafficRouting.smi or alb (sluice's NGINX, Istio and Gateway API routers do not take experiment destinations yet)"},
+		{"experiment weights with smi and istio", services + "trafficRouting: {smi: {}, istio: {virtualService: {name: vs}}}\nsteps: [{experiment: {templates: [{name: e, specRef: canary, weight: 5}]}}]",
+			"template weights need every router to take experiment destinations"},
 		{"duplicate stableIngresses", services + "trafficRouting: {nginx: {stableIngresses: [a, a]}}", `stableIngresses lists "a" twice`},
 	}
 	for _, tt := range tests {

@@ -8,11 +8,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/trafficrouter/routertest"
 )
 
 // experimentStep is a baseline (stable template) next to a canary (new template), 1 pod each.
@@ -170,5 +172,77 @@ func TestAbortTerminatesTheExperiment(t *testing.T) {
 	})
 	if ro := e.rollout("my-rollout"); ro.Status.Canary.CurrentExperiment != "" {
 		t.Errorf("currentExperiment %q after the abort", ro.Status.Canary.CurrentExperiment)
+	}
+}
+
+// splitBackends reads the SMI TrafficSplit's backends as service → weight.
+func (e *env) splitBackends() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	ts := e.get(splitGVK, "my-app")
+	if ts == nil {
+		return out
+	}
+	backends, _, _ := unstructured.NestedSlice(ts.Object, "spec", "backends")
+	each(backends, func(b map[string]any) { out[fmt.Sprint(b["service"])] = fmt.Sprint(b["weight"]) })
+	return out
+}
+
+// With SMI, an experiment step whose templates have a weight sends each template's Service
+// exactly its share while the experiment runs (taken from the stable's), reports it in
+// status.canary.weights.additional, and gives it back when the step is over.
+func TestExperimentWeightsThroughSMI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	objs := routertest.Load(t, "examples/smi/rollout.yaml")
+	steps := []any{
+		map[string]any{"setWeight": int64(20)},
+		map[string]any{"experiment": map[string]any{
+			"duration": "5s", "scaleDownDelaySeconds": int64(10),
+			"templates": []any{
+				map[string]any{"name": "baseline", "specRef": "stable", "weight": int64(5)},
+				map[string]any{"name": "canary", "specRef": "canary", "weight": int64(5)},
+			},
+		}},
+		map[string]any{"setWeight": int64(50)},
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Rollout" {
+			continue
+		}
+		if err := unstructured.SetNestedSlice(o.Object, steps, "spec", "strategy", "canary", "steps"); err != nil {
+			t.Fatal(err)
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		containers[0].(map[string]any)["ports"] = []any{map[string]any{"containerPort": int64(80)}}
+		if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routertest.Apply(t, e.c, e.ns, objs)
+	e.waitHealthy("my-rollout", time.Minute)
+	e.setImage("my-rollout", "nginx:1.26")
+	name := e.waitExperiment("my-rollout")
+	e.waitFor(time.Minute, func() string {
+		b := e.splitBackends()
+		if b[name+"-baseline"] != "5" || b[name+"-canary"] != "5" || b["my-app-canary"] != "20" || b["my-app-stable"] != "70" {
+			return fmt.Sprintf("split %v", b)
+		}
+		return ""
+	})
+	ws := e.rollout("my-rollout").Status.Canary.Weights
+	if ws == nil || len(ws.Additional) != 2 || ws.Stable.Weight != 70 || ws.Additional[0].PodTemplateHash == "" {
+		t.Errorf("status weights %+v", ws)
+	}
+	e.waitHealthy("my-rollout", 2*time.Minute)
+	e.waitFor(time.Minute, func() string {
+		b := e.splitBackends()
+		if len(b) != 2 || b["my-app-stable"] != "100" {
+			return fmt.Sprintf("split after the experiment %v", b)
+		}
+		return ""
+	})
+	if ws := e.rollout("my-rollout").Status.Canary.Weights; ws == nil || len(ws.Additional) != 0 {
+		t.Errorf("status weights after the experiment %+v", ws)
 	}
 }

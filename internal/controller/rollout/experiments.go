@@ -42,6 +42,11 @@ func (r *Reconciler) observeExperiments(ctx context.Context, ro *v1alpha1.Rollou
 		}
 		fact.Revision, _ = strconv.ParseInt(ex.Annotations[v1alpha1.AnnotationRevision], 10, 64)
 		fact.StepIndex = experimentStep(ex, ro.Name, fact.Hash, fact.Revision)
+		for _, ts := range ex.Status.TemplateStatuses {
+			fact.Templates = append(fact.Templates, plan.ExperimentTemplate{
+				Name: ts.Name, ServiceName: ts.ServiceName, PodTemplateHash: ts.PodTemplateHash, Available: ts.AvailableReplicas,
+			})
+		}
 		obs.expFacts = append(obs.expFacts, fact)
 	}
 	return nil

@@ -44,7 +44,7 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, p *
 	svc := contract.Services{Canary: cs.CanaryService, Stable: cs.StableService}
 	d := contract.Desired{
 		Services: svc, CanaryHash: p.RouterCanaryHash, StableHash: p.Status.StableRS,
-		Weight: p.Weight, Total: p.MaxWeight,
+		Weight: p.Weight, Total: p.MaxWeight, Additional: p.Additional,
 	}
 	var verdicts []contract.Verification
 	for _, rt := range routers {
