@@ -47,11 +47,12 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 			if err != nil {
 				return err
 			}
-			if o.LeaderElect && o.LeaderElectionNamespace == "" && ns != "" {
-				// Out of the cluster there is no pod namespace: use --namespace, else the
-				// kubeconfig context's (as kubectl would).
-				o.LeaderElectionNamespace = cmp.Or(o.Namespace, ns)
-				ctrl.Log.Info("leader election outside the cluster", "leaseNamespace", o.LeaderElectionNamespace)
+			if o.LeaderElect && o.LeaderElectionNamespace == "" {
+				// The pod's namespace (POD_NAMESPACE, which the Deployment sets, else the
+				// service account's); out of the cluster --namespace, else the kubeconfig
+				// context's (as kubectl would).
+				o.LeaderElectionNamespace = cmp.Or(os.Getenv("POD_NAMESPACE"), podNamespace(), o.Namespace, ns)
+				ctrl.Log.Info("leader election", "leaseNamespace", o.LeaderElectionNamespace)
 			}
 			if o.ControllerNamespace == "" {
 				// Where provider credentials live: the pod's namespace in the cluster (as
@@ -76,7 +77,7 @@ over by itself once that Lease expires (scale Argo's Deployment to 0);
 	f.IntVar(&o.AnalysisWorkers, "analysis-threads", 30, "number of AnalysisRuns measured at once")
 	f.StringVar(&o.ControllerNamespace, "controller-namespace", "", "namespace of the metric providers' credential Secrets (datadog, newrelic, influxdb) and of argo-rollouts-notification-configmap and -secret (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader on a Lease so only one replica is active")
-	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: $POD_NAMESPACE, else the pod's namespace; out of the cluster --namespace, else the kubeconfig context's)")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", "Prometheus metrics address (0 disables)")
 	f.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8080", "/healthz and /readyz address (0 disables)")
 	f.Float32Var(&qps, "qps", 40, "API requests per second the controller may issue")
