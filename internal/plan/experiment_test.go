@@ -25,8 +25,12 @@ func (w *world) actExperiments(p *Plan) {
 		if slices.ContainsFunc(w.exps, func(e Experiment) bool { return e.Name == n.Name }) {
 			w.t.Fatalf("experiment %s created twice", n.Name)
 		}
-		w.exps = append(w.exps, Experiment{Name: n.Name, Hash: w.hash(), StepIndex: new(n.StepIndex), Revision: w.find(w.hash()).Revision,
-			Phase: v1alpha1.AnalysisPhasePending, Created: w.now})
+		e := Experiment{Name: n.Name, Hash: w.hash(), StepIndex: new(n.StepIndex), Revision: w.find(w.hash()).Revision,
+			Phase: v1alpha1.AnalysisPhasePending, Created: w.now}
+		for _, t := range n.Step.Templates {
+			e.Templates = append(e.Templates, ExperimentTemplate{Name: t.Name, ServiceName: n.Name + "-" + t.Name})
+		}
+		w.exps = append(w.exps, e)
 		w.exCreated = append(w.exCreated, n.Name)
 		w.logf("create Experiment %s", n.Name)
 	}
@@ -62,6 +66,9 @@ func (w *world) settleExperiments() {
 		}
 		if e.Phase == v1alpha1.AnalysisPhasePending {
 			e.Phase = v1alpha1.AnalysisPhaseRunning
+			for j := range e.Templates {
+				e.Templates[j].Available = 1
+			}
 			continue
 		}
 		p := v1alpha1.AnalysisPhaseSuccessful
@@ -257,6 +264,8 @@ func TestExperimentWeights(t *testing.T) {
 	w.exVerdict = exPhase(v1alpha1.AnalysisPhaseRunning)
 	w.update("v2")
 	w.run(2 * time.Minute)
+	w.exps[0].Templates = nil // (no pods available yet)
+	w.run(time.Minute)
 	ws := w.ro.Status.Canary.Weights
 	if ws == nil || ws.Canary.Weight != 20 || ws.Stable.Weight != 80 || len(ws.Additional) != 0 {
 		t.Fatalf("before the templates are available: %+v", ws)

@@ -74,8 +74,13 @@ func FuzzRolloutScenario(f *testing.F) {
 		}
 		w.subsets = routerKind&32 != 0
 		w.stale = routerKind&64 != 0 // bit 6: stale informer caches
-		if routerKind&128 != 0 {     // bit 7: analysis (canary: a step and background; blue-green: pre and post)
+		if routerKind&128 != 0 {     // bit 7: analysis (canary: a step, background and an experiment; blue-green: pre and post)
 			if c := w.ro.Spec.Strategy.Canary; c != nil {
+				ex := experimentStep()
+				if c.TrafficRouting != nil { // (weighted: additional destinations)
+					ex.Experiment.Templates[0].Weight, ex.Experiment.Templates[1].Weight = new(int32(5)), new(int32(5))
+				}
+				c.Steps = slices.Insert(slices.Clone(c.Steps), 3, ex)
 				c.Steps = slices.Insert(slices.Clone(c.Steps), 2, analysisStep("t"))
 				c.Analysis = &v1alpha1.RolloutAnalysisBackground{
 					RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "t"}}},
@@ -85,6 +90,9 @@ func FuzzRolloutScenario(f *testing.F) {
 				v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseInconclusive, v1alpha1.AnalysisPhaseError}
 			w.verdict = func(r *AnalysisRun) v1alpha1.AnalysisPhase {
 				return verdicts[(len(w.created)+int(delay)/3)%len(verdicts)]
+			}
+			w.exVerdict = func(*Experiment) v1alpha1.AnalysisPhase {
+				return verdicts[(len(w.exCreated)+int(delay)/3+1)%len(verdicts)]
 			}
 		}
 		version := 1
@@ -159,6 +167,7 @@ func FuzzRolloutScenario(f *testing.F) {
 		if w.verdict != nil {
 			w.verdict = func(*AnalysisRun) v1alpha1.AnalysisPhase { return v1alpha1.AnalysisPhaseSuccessful }
 		}
+		w.exVerdict = nil
 		for i := range 400 {
 			if i == 100 {
 				// A router that keeps failing on a fixed beat can undo in its failing passes
