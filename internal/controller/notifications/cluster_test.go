@@ -9,12 +9,15 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -74,6 +77,106 @@ func load(t *testing.T, path string, into any) {
 // with Argo's template text rendered with the Rollout's values and the Secret's token.
 func TestNotificationsOfACanary(t *testing.T) {
 	t.Parallel()
+	c, ns, h := setup(t)
+	ro := &v1alpha1.Rollout{}
+	load(t, "examples/notifications/rollout.yaml", ro)
+	ro.Namespace = ns
+	ro.Annotations["notifications.argoproj.io/subscribe.on-canary-paused.my-hook"] = ""
+	if err := c.Create(t.Context(), ro); err != nil {
+		t.Fatal(err)
+	}
+	waitRequests(t, h, completed)
+
+	setImage(t, c, ro, "nginx:1.26")
+	paused := `POST /paused Bearer s3cret {"rollout": "my-rollout", "step": 1}`
+	waitRequests(t, h, completed, step1, paused)
+
+	controllertest.StatusPatch(t, c, ns, ro.Name, `{"status":{"abort":true}}`)
+	waitRequests(t, h, completed, step1, paused, aborted)
+
+	// Nothing more comes (the pause condition was notified once for this pod hash).
+	time.Sleep(3 * time.Second)
+	if got := h.requests(); len(got) != 4 {
+		t.Errorf("requests after the abort: %s", strings.Join(got, "\n"))
+	}
+	cur := &v1alpha1.Rollout{}
+	if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: ro.Name}, cur); err != nil {
+		t.Fatal(err)
+	}
+	if v := cur.Annotations["notified.notifications.argoproj.io"]; !strings.Contains(v, "on-canary-paused:") {
+		t.Errorf("notified annotation %q does not record the on-canary-paused notification", v)
+	}
+}
+
+// The messages of Argo's catalog, for the Rollout of examples/notifications.
+const (
+	completed = "GET / Bearer s3cret Rollout my-rollout has been completed."
+	step1     = "GET / Bearer s3cret Rollout my-rollout step number 1/3 has been completed."
+	aborted   = "GET / Bearer s3cret Rollout my-rollout has been aborted."
+	running   = "GET / Bearer s3cret Rollout my-rollout's analysis run is running."
+	failed    = "GET / Bearer s3cret Rollout my-rollout's analysis run failed."
+)
+
+// An analysis step whose run starts, then fails: on-analysis-run-running and
+// on-analysis-run-failed send Argo's messages (from the AnalysisRun<Phase> events on the
+// Rollout), then on-rollout-aborted.
+func TestAnalysisRunNotifications(t *testing.T) {
+	t.Parallel()
+	c, ns, h := setup(t)
+	var rate atomic.Value
+	rate.Store("0")
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"errorRate": %s}`, rate.Load())
+	}))
+	t.Cleanup(metrics.Close)
+	count := intstr.FromInt32(60)
+	tmpl := &v1alpha1.AnalysisTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: "error-rate", Namespace: ns},
+		Spec: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{{
+			Name: "error-rate", Interval: "1s", Count: &count,
+			SuccessCondition: "result <= 0.05", FailureCondition: "result > 0.1",
+			Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: metrics.URL, JSONPath: "{$.errorRate}"}},
+		}}},
+	}
+	if err := c.Create(t.Context(), tmpl); err != nil {
+		t.Fatal(err)
+	}
+	ro := &v1alpha1.Rollout{}
+	load(t, "examples/notifications/rollout.yaml", ro)
+	ro.Namespace = ns
+	ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{
+		Templates: []v1alpha1.RolloutAnalysisTemplate{{TemplateName: "error-rate"}},
+	}}
+	ro.Annotations["notifications.argoproj.io/subscribe.on-analysis-run-running.my-hook"] = ""
+	ro.Annotations["notifications.argoproj.io/subscribe.on-analysis-run-failed.my-hook"] = ""
+	if err := c.Create(t.Context(), ro); err != nil {
+		t.Fatal(err)
+	}
+	waitRequests(t, h, completed)
+	setImage(t, c, ro, "nginx:1.26")
+	waitRequests(t, h, completed, step1, running)
+	rate.Store("0.2")
+	waitRequests(t, h, completed, step1, running, failed, aborted)
+}
+
+func setImage(t *testing.T, c client.Client, ro *v1alpha1.Rollout, image string) {
+	t.Helper()
+	cur := &v1alpha1.Rollout{}
+	if err := c.Get(t.Context(), types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}, cur); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Template.Spec.Containers[0].Image = image
+	if err := c.Patch(t.Context(), cur, patch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setup creates a namespace holding examples/notifications' ConfigMap (Argo's catalog, its
+// webhook pointed at a hook on 127.0.0.1, plus a condition trigger on-canary-paused) and
+// Secret, and runs the controller with it as the controller namespace.
+func setup(t *testing.T) (client.Client, string, *hook) {
+	t.Helper()
 	cfg := devclustertest.Config(t)
 	c, err := client.New(cfg, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
@@ -99,47 +202,7 @@ func TestNotificationsOfACanary(t *testing.T) {
 		}
 	}
 	controllertest.StartWith(t, cfg, controller.Options{Namespace: ns, Workers: 2, ControllerNamespace: ns})
-
-	ro := &v1alpha1.Rollout{}
-	load(t, "examples/notifications/rollout.yaml", ro)
-	ro.Namespace = ns
-	ro.Annotations["notifications.argoproj.io/subscribe.on-canary-paused.my-hook"] = ""
-	if err := c.Create(t.Context(), ro); err != nil {
-		t.Fatal(err)
-	}
-	completed := "GET / Bearer s3cret Rollout my-rollout has been completed."
-	waitRequests(t, h, completed)
-
-	get := func() *v1alpha1.Rollout {
-		t.Helper()
-		cur := &v1alpha1.Rollout{}
-		if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: ro.Name}, cur); err != nil {
-			t.Fatal(err)
-		}
-		return cur
-	}
-	cur := get()
-	patch := client.MergeFrom(cur.DeepCopy())
-	cur.Spec.Template.Spec.Containers[0].Image = "nginx:1.26"
-	if err := c.Patch(t.Context(), cur, patch); err != nil {
-		t.Fatal(err)
-	}
-	step := "GET / Bearer s3cret Rollout my-rollout step number 1/3 has been completed."
-	paused := `POST /paused Bearer s3cret {"rollout": "my-rollout", "step": 1}`
-	waitRequests(t, h, completed, step, paused)
-
-	controllertest.StatusPatch(t, c, ns, ro.Name, `{"status":{"abort":true}}`)
-	aborted := "GET / Bearer s3cret Rollout my-rollout has been aborted."
-	waitRequests(t, h, completed, step, paused, aborted)
-
-	// Nothing more comes (the pause condition was notified once for this pod hash).
-	time.Sleep(3 * time.Second)
-	if got := h.requests(); len(got) != 4 {
-		t.Errorf("requests after the abort: %s", strings.Join(got, "\n"))
-	}
-	if v := get().Annotations["notified.notifications.argoproj.io"]; !strings.Contains(v, "on-canary-paused:") {
-		t.Errorf("notified annotation %q does not record the on-canary-paused notification", v)
-	}
+	return c, ns, h
 }
 
 // waitRequests waits until the hook has received exactly want (in any order: the event and

@@ -120,7 +120,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.report(ctx, ro, obs, &p); err != nil {
 		return ctrl.Result{}, err
 	}
-	planned = p.Events
+	// Argo's AnalysisRun<Phase> events (on-analysis-run-* notifications) come before the
+	// transitions they cause (RolloutAborted after AnalysisRunFailed).
+	planned = append(plan.AnalysisRunEvents(&ro.Status, &p.Status, obs.runFacts), p.Events...)
 	recordWeights(ro, &p)
 	return ctrl.Result{RequeueAfter: p.RequeueAfter}, nil
 }
