@@ -173,13 +173,13 @@ func checkWiring(t *testing.T, r rendering, d *appsv1.Deployment) {
 			t.Errorf("%s/%s selects %v, which does not match the controller's pods %v", kindOf(o), o.GetName(), selector, pod)
 		}
 	}
-	if got := o2ns(r); len(got) > 0 {
+	if got := outsideReleaseNamespace(r); len(got) > 0 {
 		t.Errorf("objects outside the release namespace %q: %v", d.Namespace, got)
 	}
 }
 
-// o2ns lists the namespaced objects whose namespace is not the release's.
-func o2ns(r rendering) []string {
+// outsideReleaseNamespace lists the namespaced objects whose namespace is not the release's.
+func outsideReleaseNamespace(r rendering) []string {
 	var out []string
 	for _, o := range r.objects {
 		switch o.(type) {
