@@ -3,6 +3,7 @@ package notifications_test
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -77,7 +79,7 @@ func load(t *testing.T, path string, into any) {
 // with Argo's template text rendered with the Rollout's values and the Secret's token.
 func TestNotificationsOfACanary(t *testing.T) {
 	t.Parallel()
-	c, ns, h := setup(t)
+	c, ns, h := setup(t, nil)
 	ro := &v1alpha1.Rollout{}
 	load(t, "examples/notifications/rollout.yaml", ro)
 	ro.Namespace = ns
@@ -122,7 +124,7 @@ const (
 // Rollout), then on-rollout-aborted.
 func TestAnalysisRunNotifications(t *testing.T) {
 	t.Parallel()
-	c, ns, h := setup(t)
+	c, ns, h := setup(t, nil)
 	var rate atomic.Value
 	rate.Store("0")
 	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -159,6 +161,43 @@ func TestAnalysisRunNotifications(t *testing.T) {
 	waitRequests(t, h, completed, step1, running, failed, aborted)
 }
 
+// A Rollout that takes its pod template from a Deployment (workloadRef): the event-triggered
+// notification sees the Deployment's template in .rollout.spec.template, as under Argo.
+func TestWorkloadRefTemplateInNotifications(t *testing.T) {
+	t.Parallel()
+	c, ns, h := setup(t, map[string]string{
+		"template.rollout-completed": "message: Rollout {{.rollout.metadata.name}} runs {{(index .rollout.spec.template.spec.containers 0).image}}.\n",
+	})
+	labels := map[string]string{"app": "wl"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "wl", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: new(int32(0)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.25"}}},
+			},
+		},
+	}
+	if err := c.Create(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "wl", Namespace: ns, Annotations: map[string]string{
+			"notifications.argoproj.io/subscribe.on-rollout-completed.my-hook": "",
+		}},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas:    new(int32(1)),
+			WorkloadRef: &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "wl"},
+			Strategy:    v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{{SetWeight: new(int32(50))}}}},
+		},
+	}
+	if err := c.Create(t.Context(), ro); err != nil {
+		t.Fatal(err)
+	}
+	waitRequests(t, h, "GET / Bearer s3cret Rollout wl runs nginx:1.25.")
+}
+
 func setImage(t *testing.T, c client.Client, ro *v1alpha1.Rollout, image string) {
 	t.Helper()
 	cur := &v1alpha1.Rollout{}
@@ -174,8 +213,8 @@ func setImage(t *testing.T, c client.Client, ro *v1alpha1.Rollout, image string)
 
 // setup creates a namespace holding examples/notifications' ConfigMap (Argo's catalog, its
 // webhook pointed at a hook on 127.0.0.1, plus a condition trigger on-canary-paused) and
-// Secret, and runs the controller with it as the controller namespace.
-func setup(t *testing.T) (client.Client, string, *hook) {
+// Secret (extra keys added), and runs the controller with it as the controller namespace.
+func setup(t *testing.T, extra map[string]string) (client.Client, string, *hook) {
 	t.Helper()
 	cfg := devclustertest.Config(t)
 	c, err := client.New(cfg, client.Options{Scheme: controller.Scheme()})
@@ -192,6 +231,7 @@ func setup(t *testing.T) (client.Client, string, *hook) {
 	cm.Data["trigger.on-canary-paused"] = "- when: rollout.status.phase == 'Paused'\n  oncePer: rollout.status.currentPodHash\n  send: [canary-paused]\n"
 	cm.Data["template.canary-paused"] = "webhook:\n  my-hook:\n    method: POST\n    path: /paused\n" +
 		"    body: '{\"rollout\": \"{{.rollout.metadata.name}}\", \"step\": {{.rollout.status.currentStepIndex}}}'\n"
+	maps.Copy(cm.Data, extra)
 	secret := &corev1.Secret{}
 	load(t, "examples/notifications/secret.yaml", secret)
 	secret.Namespace = ns
