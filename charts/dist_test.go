@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -25,28 +26,59 @@ import (
 //   - the chart's labels and selectors carry app.kubernetes.io/instance (two releases never
 //     select each other's pods) and Helm's version/managed-by/chart labels.
 func TestMatchesDistInstall(t *testing.T) {
-	b, err := os.ReadFile("../dist/install.yaml")
+	compareWithDist(t, render(t, releaseName, namespace, ""), "install.yaml")
+}
+
+// TestMatchesDistNamespaceInstall compares the chart with controller.namespaced (release
+// sluice in sluice-system) with dist/namespace-install.yaml applied with kubectl apply -n
+// sluice-system. Beyond TestMatchesDistInstall's differences, the chart writes the namespace
+// where kubectl apply -n puts it (objects, ServiceAccount subjects) and passes
+// --namespace=<release namespace> where dist passes --namespace=$(POD_NAMESPACE); both are
+// compared after the kubelet's expansion.
+func TestMatchesDistNamespaceInstall(t *testing.T) {
+	compareWithDist(t, render(t, releaseName, namespace, `{controller: {namespaced: true}}`), "namespace-install.yaml")
+}
+
+// compareWithDist compares a rendering of the chart with dist/<file> as kubectl apply -n
+// sluice-system would create it.
+func compareWithDist(t *testing.T, chart rendering, file string) {
+	t.Helper()
+	b, err := os.ReadFile("../dist/" + file)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip("no dist/install.yaml")
+		t.Skip("no dist/" + file)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	objs, err := decodeAll(string(b))
 	if err != nil {
-		t.Fatalf("dist/install.yaml: %v", err)
+		t.Fatalf("dist/%s: %v", file, err)
 	}
 	dist := rendering{}
 	for _, o := range objs {
+		switch o := o.(type) {
+		case *rbacv1.RoleBinding:
+			for i := range o.Subjects {
+				if o.Subjects[i].Namespace == "" {
+					o.Subjects[i].Namespace = namespace // what a RoleBinding means by none
+				}
+			}
+		case *appsv1.Deployment:
+			expandArgs(t, o)
+		}
 		switch kindOf(o) {
 		case "Namespace", "CustomResourceDefinition":
 			continue
+		case "ClusterRole", "ClusterRoleBinding":
+		default:
+			if o.GetNamespace() == "" {
+				o.SetNamespace(namespace) // kubectl apply -n
+			}
 		}
 		dist.objects = append(dist.objects, o)
 	}
-	chart := render(t, releaseName, namespace, "")
 	if got, want := keys(chart), keys(dist); !slices.Equal(got, want) {
-		t.Fatalf("the chart renders\n  %v\ndist/install.yaml has\n  %v", got, want)
+		t.Fatalf("the chart renders\n  %v\ndist/%s has\n  %v", got, file, want)
 	}
 
 	cd := find[*appsv1.Deployment](t, chart, "sluice-controller")
@@ -61,13 +93,23 @@ func TestMatchesDistInstall(t *testing.T) {
 			diffYAML(t, cd.Spec, dd.Spec))
 	}
 
-	if c, d := find[*rbacv1.ClusterRole](t, chart, "sluice-controller"), find[*rbacv1.ClusterRole](t, dist, "sluice-controller"); !equality.Semantic.DeepEqual(c.Rules, d.Rules) {
-		t.Errorf("ClusterRole sluice-controller rules differ (make generate renders both from config/rbac/role.yaml):\n%s", diffYAML(t, c.Rules, d.Rules))
-	}
-	for _, r := range dist.objects {
-		if role, ok := r.(*rbacv1.Role); ok {
-			if c := find[*rbacv1.Role](t, chart, role.Name); !equality.Semantic.DeepEqual(c.Rules, role.Rules) {
-				t.Errorf("Role %s rules differ:\n%s", role.Name, diffYAML(t, c.Rules, role.Rules))
+	for _, o := range dist.objects {
+		switch d := o.(type) {
+		case *rbacv1.ClusterRole:
+			if c := find[*rbacv1.ClusterRole](t, chart, d.Name); !equality.Semantic.DeepEqual(c.Rules, d.Rules) {
+				t.Errorf("ClusterRole %s rules differ (make generate renders both from config/rbac/role.yaml):\n%s", d.Name, diffYAML(t, c.Rules, d.Rules))
+			}
+		case *rbacv1.Role:
+			if c := find[*rbacv1.Role](t, chart, d.Name); !equality.Semantic.DeepEqual(c.Rules, d.Rules) {
+				t.Errorf("Role %s rules differ:\n%s", d.Name, diffYAML(t, c.Rules, d.Rules))
+			}
+		case *rbacv1.ClusterRoleBinding:
+			if c := find[*rbacv1.ClusterRoleBinding](t, chart, d.Name); !equality.Semantic.DeepEqual(c.RoleRef, d.RoleRef) || !equality.Semantic.DeepEqual(c.Subjects, d.Subjects) {
+				t.Errorf("ClusterRoleBinding %s differs:\n%s", d.Name, diffYAML(t, c, d))
+			}
+		case *rbacv1.RoleBinding:
+			if c := find[*rbacv1.RoleBinding](t, chart, d.Name); !equality.Semantic.DeepEqual(c.RoleRef, d.RoleRef) || !equality.Semantic.DeepEqual(c.Subjects, d.Subjects) {
+				t.Errorf("RoleBinding %s differs:\n%s", d.Name, diffYAML(t, c, d))
 			}
 		}
 	}
@@ -83,6 +125,35 @@ func TestMatchesDistInstall(t *testing.T) {
 	cn.Spec.PodSelector, dn.Spec.PodSelector = metav1.LabelSelector{}, metav1.LabelSelector{} // labels differ by design
 	if !equality.Semantic.DeepEqual(cn.Spec, dn.Spec) {
 		t.Errorf("NetworkPolicies differ:\n%s", diffYAML(t, cn.Spec, dn.Spec))
+	}
+}
+
+var varRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
+// expandArgs replaces $(VAR) in the containers' args as the kubelet does, for the variables
+// with a value or the pod's namespace (sluice-system) from the downward API.
+func expandArgs(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	for ci := range d.Spec.Template.Spec.Containers {
+		c := &d.Spec.Template.Spec.Containers[ci]
+		env := map[string]string{}
+		for _, e := range c.Env {
+			switch {
+			case e.ValueFrom == nil:
+				env[e.Name] = e.Value
+			case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+				env[e.Name] = namespace
+			}
+		}
+		for i, a := range c.Args {
+			c.Args[i] = varRef.ReplaceAllStringFunc(a, func(ref string) string {
+				v, ok := env[varRef.FindStringSubmatch(ref)[1]]
+				if !ok {
+					t.Fatalf("arg %q refers to a variable the test cannot expand", a)
+				}
+				return v
+			})
+		}
 	}
 }
 
