@@ -180,11 +180,12 @@ func validateSteps(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRoutin
 				if t.Weight == nil {
 					continue
 				}
-				if tr.SMI == nil && tr.ALB == nil {
-					return at + ".experiment: template weights need trafficRouting.smi or alb (sluice's NGINX, Istio and Gateway API routers do not take experiment destinations yet)"
+				istioHost := tr.Istio != nil && tr.Istio.DestinationRule == nil
+				if tr.SMI == nil && tr.ALB == nil && !istioHost {
+					return at + ".experiment: template weights need trafficRouting.smi, alb or istio with a host split (sluice's NGINX and Gateway API routers and Istio's subset split do not take experiment destinations yet)"
 				}
-				if tr.Nginx != nil || tr.Istio != nil || len(tr.Plugins) > 0 {
-					return at + ".experiment: template weights need every router to take experiment destinations: smi and alb do, sluice's NGINX, Istio and Gateway API routers not yet"
+				if tr.Nginx != nil || (tr.Istio != nil && !istioHost) || len(tr.Plugins) > 0 {
+					return at + ".experiment: template weights need every router to take experiment destinations: smi, alb and istio's host split do, sluice's NGINX and Gateway API routers and Istio's subset split not yet"
 				}
 			}
 		}

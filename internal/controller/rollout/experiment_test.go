@@ -188,61 +188,95 @@ func (e *env) splitBackends() map[string]string {
 	return out
 }
 
-// With SMI, an experiment step whose templates have a weight sends each template's Service
-// exactly its share while the experiment runs (taken from the stable's), reports it in
-// status.canary.weights.additional, and gives it back when the step is over.
-func TestExperimentWeightsThroughSMI(t *testing.T) {
+// primaryDestinations reads the Istio VirtualService's route "primary" as host → weight.
+func (e *env) primaryDestinations() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	vs := e.get(vsGVK, "my-app")
+	if vs == nil {
+		return out
+	}
+	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+	each(http, func(r map[string]any) {
+		if r["name"] != "primary" {
+			return
+		}
+		dests, _, _ := unstructured.NestedSlice(r, "route")
+		each(dests, func(d map[string]any) {
+			host, _, _ := unstructured.NestedString(d, "destination", "host")
+			out[host] = fmt.Sprint(d["weight"])
+		})
+	})
+	return out
+}
+
+// With SMI and with Istio's host split, an experiment step whose templates have a weight sends
+// each template's Service exactly its share while the experiment runs (taken from the
+// stable's), reports it in status.canary.weights.additional, and gives it back when the step
+// is over.
+func TestExperimentWeightsThroughRouters(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	objs := routertest.Load(t, "examples/smi/rollout.yaml")
-	steps := []any{
-		map[string]any{"setWeight": int64(20)},
-		map[string]any{"experiment": map[string]any{
-			"duration": "5s", "scaleDownDelaySeconds": int64(10),
-			"templates": []any{
-				map[string]any{"name": "baseline", "specRef": "stable", "weight": int64(5)},
-				map[string]any{"name": "canary", "specRef": "canary", "weight": int64(5)},
-			},
-		}},
-		map[string]any{"setWeight": int64(50)},
-	}
-	for _, o := range objs {
-		if o.GetKind() != "Rollout" {
-			continue
-		}
-		if err := unstructured.SetNestedSlice(o.Object, steps, "spec", "strategy", "canary", "steps"); err != nil {
-			t.Fatal(err)
-		}
-		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-		containers[0].(map[string]any)["ports"] = []any{map[string]any{"containerPort": int64(80)}}
-		if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	routertest.Apply(t, e.c, e.ns, objs)
-	e.waitHealthy("my-rollout", time.Minute)
-	e.setImage("my-rollout", "nginx:1.26")
-	name := e.waitExperiment("my-rollout")
-	e.waitFor(time.Minute, func() string {
-		b := e.splitBackends()
-		if b[name+"-baseline"] != "5" || b[name+"-canary"] != "5" || b["my-app-canary"] != "20" || b["my-app-stable"] != "70" {
-			return fmt.Sprintf("split %v", b)
-		}
-		return ""
-	})
-	ws := e.rollout("my-rollout").Status.Canary.Weights
-	if ws == nil || len(ws.Additional) != 2 || ws.Stable.Weight != 70 || ws.Additional[0].PodTemplateHash == "" {
-		t.Errorf("status weights %+v", ws)
-	}
-	e.waitHealthy("my-rollout", 2*time.Minute)
-	e.waitFor(time.Minute, func() string {
-		b := e.splitBackends()
-		if len(b) != 2 || b["my-app-stable"] != "100" {
-			return fmt.Sprintf("split after the experiment %v", b)
-		}
-		return ""
-	})
-	if ws := e.rollout("my-rollout").Status.Canary.Weights; ws == nil || len(ws.Additional) != 0 {
-		t.Errorf("status weights after the experiment %+v", ws)
+	for _, tc := range []struct {
+		name, file string
+		read       func(e *env) map[string]string
+	}{
+		{"smi", "examples/smi/rollout.yaml", (*env).splitBackends},
+		{"istio-host-split", "examples/istio/host-split.yaml", (*env).primaryDestinations},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			objs := routertest.Load(t, tc.file)
+			steps := []any{
+				map[string]any{"setWeight": int64(20)},
+				map[string]any{"experiment": map[string]any{
+					"duration": "5s", "scaleDownDelaySeconds": int64(10),
+					"templates": []any{
+						map[string]any{"name": "baseline", "specRef": "stable", "weight": int64(5)},
+						map[string]any{"name": "canary", "specRef": "canary", "weight": int64(5)},
+					},
+				}},
+				map[string]any{"setWeight": int64(50)},
+			}
+			for _, o := range objs {
+				if o.GetKind() != "Rollout" {
+					continue
+				}
+				if err := unstructured.SetNestedSlice(o.Object, steps, "spec", "strategy", "canary", "steps"); err != nil {
+					t.Fatal(err)
+				}
+				containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				containers[0].(map[string]any)["ports"] = []any{map[string]any{"containerPort": int64(80)}}
+				if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			routertest.Apply(t, e.c, e.ns, objs)
+			e.waitHealthy("my-rollout", time.Minute)
+			e.setImage("my-rollout", "nginx:1.26")
+			name := e.waitExperiment("my-rollout")
+			e.waitFor(time.Minute, func() string {
+				b := tc.read(e)
+				if b[name+"-baseline"] != "5" || b[name+"-canary"] != "5" || b["my-app-canary"] != "20" || b["my-app-stable"] != "70" {
+					return fmt.Sprintf("weights %v", b)
+				}
+				return ""
+			})
+			ws := e.rollout("my-rollout").Status.Canary.Weights
+			if ws == nil || len(ws.Additional) != 2 || ws.Stable.Weight != 70 || ws.Additional[0].PodTemplateHash == "" {
+				t.Errorf("status weights %+v", ws)
+			}
+			e.waitHealthy("my-rollout", 2*time.Minute)
+			e.waitFor(time.Minute, func() string {
+				b := tc.read(e)
+				if len(b) != 2 || b["my-app-stable"] != "100" {
+					return fmt.Sprintf("weights after the experiment %v", b)
+				}
+				return ""
+			})
+			if ws := e.rollout("my-rollout").Status.Canary.Weights; ws == nil || len(ws.Additional) != 0 {
+				t.Errorf("status weights after the experiment %+v", ws)
+			}
+		})
 	}
 }

@@ -138,6 +138,9 @@ func (c Config) weightRoute(route map[string]any, label, vsName string, d contra
 				w = 100
 			}
 		}
+		if isExperiment(dest, d) {
+			continue // (its weight is d's, taken from the stable's share)
+		}
 		switch c.roleOf(dest, d.Services) {
 		case roleCanary:
 			hasCanary = true
@@ -164,6 +167,9 @@ func (c Config) weightRoute(route map[string]any, label, vsName string, d contra
 	}
 	for _, dv := range dests {
 		dest := kubeobj.Map(dv)
+		if isExperiment(dest, d) {
+			continue
+		}
 		switch c.roleOf(dest, d.Services) {
 		case roleCanary:
 			dest["weight"] = int64(d.Weight)
@@ -226,11 +232,18 @@ func (c Config) VirtualService(vs *unstructured.Unstructured, ref v1alpha1.Istio
 	if err != nil {
 		return nil, err
 	}
+	prev := experimentHosts(out)
 	for _, s := range sel {
 		route := kubeobj.Map(routes(out, s.kind)[s.index])
+		if c.Istio.DestinationRule == nil && (len(prev) > 0 || len(d.Additional) > 0) {
+			c.experimentDestinations(route, prev, d)
+		}
 		if err := c.weightRoute(route, s.label, out.GetName(), d); err != nil {
 			return nil, err
 		}
+	}
+	if c.Istio.DestinationRule == nil {
+		recordExperimentHosts(out, d)
 	}
 	for _, r := range routes(out, httpRoutes) {
 		route := kubeobj.Map(r)

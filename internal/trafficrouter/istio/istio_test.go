@@ -48,6 +48,7 @@ func hostSplitCase(t *testing.T, cl cluster) *routertest.Case {
 	t.Helper()
 	e := setupOn(t, cl, routertest.Load(t, hostSplit))
 	c := e.primaryRouteCase(host("my-app-canary"), host("my-app-stable"))
+	c.Additional = true // (experiment Services as further hosts; the subset split does not take them)
 	c.Break = func(ctx context.Context) error {
 		return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
 			namedRoute(vs, "primary")["name"] = "main"

@@ -96,8 +96,8 @@ func (r *Router) SetWeight(ctx context.Context, d contract.Desired) error {
 	if err := d.Check(); err != nil {
 		return err
 	}
-	if len(d.Additional) > 0 {
-		return contract.Unsupported(Type, "additional (experiment) destinations")
+	if len(d.Additional) > 0 && r.cfg.Istio.DestinationRule != nil {
+		return contract.Unsupported(Type, "additional (experiment) destinations with a DestinationRule (subset split)")
 	}
 	return r.mutateVS(ctx, func(vs *unstructured.Unstructured, ref v1alpha1.IstioVirtualService) (*unstructured.Unstructured, error) {
 		return r.cfg.VirtualService(vs, ref, d)
