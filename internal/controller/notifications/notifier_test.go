@@ -15,6 +15,7 @@ import (
 	"github.com/argoproj/notifications-engine/pkg/services"
 	"github.com/expr-lang/expr"
 	"github.com/go-logr/logr/testr"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/yaml"
@@ -285,5 +286,64 @@ func TestTimeInConditions(t *testing.T) {
 	}
 	if _, err := expr.Run(p, vars); err == nil {
 		t.Error("time.Parse of a bad timestamp: no error")
+	}
+}
+
+// The recorder never waits for the queue: with the queue full, events are dropped (and
+// counted as failed sends) at once.
+func TestEnqueueNeverBlocks(t *testing.T) {
+	n, _ := testNotifier(t)
+	n.queue = make(chan job, 1)
+	rec := n.Recorder(events.NewFakeRecorder(10))
+	ro := exampleRollout(t)
+	ro.Name = "queue-full"
+	done := make(chan struct{})
+	go func() {
+		for range 3 {
+			rec.Eventf(ro, nil, corev1.EventTypeNormal, "RolloutUpdated", "Update", "updated")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Eventf blocked on a full queue")
+	}
+	var m dto.Metric
+	if err := sendErrors.WithLabelValues("apps", "queue-full", corev1.EventTypeNormal, "RolloutUpdated").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 2 {
+		t.Errorf("dropped notifications counted %v times, want 2", got)
+	}
+	if len(n.queue) != 1 {
+		t.Errorf("queue holds %d, want 1", len(n.queue))
+	}
+}
+
+// A service that never answers is given up after the send deadline, with a
+// NotificationFailed event, so later notifications still go out.
+func TestSendDeadline(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	c := mustBuild(t, catalog(t, map[string]string{
+		"service.webhook.my-hook": "url: " + hung.URL + "\nretryMax: 1\n",
+	}), nil)
+	n, rec := testNotifier(t)
+	n.sendTimeout = 200 * time.Millisecond
+	start := time.Now()
+	n.deliverWith(t.Context(), c, job{ro: exampleRollout(t), reason: "RolloutAborted"})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("deliver took %s with a 200ms send deadline", d)
+	}
+	select {
+	case e := <-rec.Events:
+		if !strings.Contains(e, "no answer within 200ms") {
+			t.Errorf("event %q", e)
+		}
+	default:
+		t.Error("no NotificationFailed event")
 	}
 }
