@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 )
@@ -102,7 +101,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 			return err
 		}
 	}
-	var rec reconcile.Reconciler = r.gated() // behind the Argo gate (argo_gate.go) when r.ArgoLease is set
+	rec := r.gated() // behind the Argo gate (argo_gate.go) when r.ArgoLease is set
 	if r.Instrument != nil {
 		rec = r.Instrument(rec)
 	}
