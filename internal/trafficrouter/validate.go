@@ -181,11 +181,12 @@ func validateSteps(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRoutin
 					continue
 				}
 				istioHost := tr.Istio != nil && tr.Istio.DestinationRule == nil
-				if tr.SMI == nil && tr.ALB == nil && !istioHost {
-					return at + ".experiment: template weights need trafficRouting.smi, alb or istio with a host split (sluice's NGINX and Gateway API routers and Istio's subset split do not take experiment destinations yet)"
+				_, gw := tr.Plugins[gatewayapi.PluginName]
+				if tr.SMI == nil && tr.ALB == nil && !istioHost && !gw {
+					return at + ".experiment: template weights need trafficRouting.smi, alb, istio with a host split or plugins[\"" + gatewayapi.PluginName + "\"] (sluice's NGINX router and Istio's subset split do not take experiment destinations yet)"
 				}
-				if tr.Nginx != nil || (tr.Istio != nil && !istioHost) || len(tr.Plugins) > 0 {
-					return at + ".experiment: template weights need every router to take experiment destinations: smi, alb and istio's host split do, sluice's NGINX and Gateway API routers and Istio's subset split not yet"
+				if tr.Nginx != nil || (tr.Istio != nil && !istioHost) {
+					return at + ".experiment: template weights need every router to take experiment destinations: smi, alb, istio's host split and Gateway API do, sluice's NGINX router and Istio's subset split not yet"
 				}
 			}
 		}

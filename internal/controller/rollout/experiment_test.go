@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -210,7 +211,26 @@ func (e *env) primaryDestinations() map[string]string {
 	return out
 }
 
-// With SMI and with Istio's host split, an experiment step whose templates have a weight sends
+// mainRuleBackends reads the Gateway API HTTPRoute's rule "main" as backend → weight.
+func (e *env) mainRuleBackends() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	hr := e.get(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}, "my-app")
+	if hr == nil {
+		return out
+	}
+	rules, _, _ := unstructured.NestedSlice(hr.Object, "spec", "rules")
+	each(rules, func(r map[string]any) {
+		if r["name"] != "main" {
+			return
+		}
+		refs, _, _ := unstructured.NestedSlice(r, "backendRefs")
+		each(refs, func(b map[string]any) { out[fmt.Sprint(b["name"])] = fmt.Sprint(b["weight"]) })
+	})
+	return out
+}
+
+// With SMI, Istio's host split and Gateway API, an experiment step whose templates have a weight sends
 // each template's Service exactly its share while the experiment runs (taken from the
 // stable's), reports it in status.canary.weights.additional, and gives it back when the step
 // is over.
@@ -219,18 +239,23 @@ func TestExperimentWeightsThroughRouters(t *testing.T) {
 	for _, tc := range []struct {
 		name, file string
 		read       func(e *env) map[string]string
+		gateway    bool
 	}{
-		{"smi", "examples/smi/rollout.yaml", (*env).splitBackends},
-		{"istio-host-split", "examples/istio/host-split.yaml", (*env).primaryDestinations},
+		{"smi", "examples/smi/rollout.yaml", (*env).splitBackends, false},
+		{"istio-host-split", "examples/istio/host-split.yaml", (*env).primaryDestinations, false},
+		{"gateway-api", "examples/gatewayapi/rollout.yaml", (*env).mainRuleBackends, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
+			if tc.gateway {
+				go fakeGateway(t.Context(), e.c, e.ns) // (accepts the route, so the weights verify)
+			}
 			objs := routertest.Load(t, tc.file)
 			steps := []any{
 				map[string]any{"setWeight": int64(20)},
 				map[string]any{"experiment": map[string]any{
-					"duration": "5s", "scaleDownDelaySeconds": int64(10),
+					"duration": "8s", "scaleDownDelaySeconds": int64(10),
 					"templates": []any{
 						map[string]any{"name": "baseline", "specRef": "stable", "weight": int64(5)},
 						map[string]any{"name": "canary", "specRef": "canary", "weight": int64(5)},
@@ -257,15 +282,13 @@ func TestExperimentWeightsThroughRouters(t *testing.T) {
 			name := e.waitExperiment("my-rollout")
 			e.waitFor(time.Minute, func() string {
 				b := tc.read(e)
-				if b[name+"-baseline"] != "5" || b[name+"-canary"] != "5" || b["my-app-canary"] != "20" || b["my-app-stable"] != "70" {
-					return fmt.Sprintf("weights %v", b)
+				ws := e.rollout("my-rollout").Status.Canary.Weights
+				if b[name+"-baseline"] != "5" || b[name+"-canary"] != "5" || b["my-app-canary"] != "20" || b["my-app-stable"] != "70" ||
+					ws == nil || len(ws.Additional) != 2 || ws.Stable.Weight != 70 || ws.Additional[0].PodTemplateHash == "" {
+					return fmt.Sprintf("router weights %v, status weights %+v", b, ws)
 				}
 				return ""
 			})
-			ws := e.rollout("my-rollout").Status.Canary.Weights
-			if ws == nil || len(ws.Additional) != 2 || ws.Stable.Weight != 70 || ws.Additional[0].PodTemplateHash == "" {
-				t.Errorf("status weights %+v", ws)
-			}
 			e.waitHealthy("my-rollout", 2*time.Minute)
 			e.waitFor(time.Minute, func() string {
 				b := tc.read(e)

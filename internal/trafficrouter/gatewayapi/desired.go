@@ -84,15 +84,20 @@ func (c Config) Route(route *unstructured.Unstructured, d contract.Desired) (*un
 	out := route.DeepCopy()
 	ns := out.GetNamespace()
 	found := false
+	prev := experimentBackends(out)
 	for i, rv := range rules(out) {
 		rule := kubeobj.Map(rv)
 		if !c.splits(rule, ns, d.Services) {
 			continue
 		}
 		found = true
+		if len(prev) > 0 || len(d.Additional) > 0 {
+			c.experimentBackendRefs(rule, ns, prev, d)
+		}
 		for _, bv := range kubeobj.Slice(rule["backendRefs"]) {
 			ref := kubeobj.Map(bv)
 			switch {
+			case c.additionalIndex(ref, ns, d) >= 0: // (an experiment's: its weight is d's)
 			case c.refersTo(ref, ns, d.Canary):
 				ref["weight"] = int64(d.Weight)
 			case c.refersTo(ref, ns, d.Stable):
@@ -109,6 +114,7 @@ func (c Config) Route(route *unstructured.Unstructured, d contract.Desired) (*un
 		return nil, contract.Invalidf(Type, "%s %q has no rule whose backendRefs include both the canary Service %q and the stable Service %q",
 			out.GetKind(), out.GetName(), d.Canary, d.Stable)
 	}
+	recordExperimentBackends(out, d)
 	if key, value := c.inProgressLabel(); key != "" {
 		labels := out.GetLabels()
 		if d.Weight > 0 {

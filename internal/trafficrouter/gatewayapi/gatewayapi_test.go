@@ -109,6 +109,7 @@ func TestConformance(t *testing.T) {
 			Client: e.c, Rollout: e.ro, Router: e.r,
 			// No gateway controller runs in the local cluster: nothing accepts the route.
 			Applied:     trafficrouter.NotVerified,
+			Additional:  true,
 			HeaderRoute: hr,
 			MirrorRoute: mr,
 			Weights: func(ctx context.Context) (int32, int32, error) {

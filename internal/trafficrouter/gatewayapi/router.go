@@ -93,9 +93,6 @@ func (r *Router) SetWeight(ctx context.Context, d contract.Desired) error {
 	if err := d.Check(); err != nil {
 		return err
 	}
-	if len(d.Additional) > 0 {
-		return contract.Unsupported(Type, "additional (experiment) destinations")
-	}
 	return r.mutate(ctx, all, false, func(u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		return r.cfg.Route(u, d)
 	})
