@@ -303,3 +303,51 @@ func TestExperimentWeightsThroughRouters(t *testing.T) {
 		})
 	}
 }
+
+// Argo Rollouts' experiment-step examples, applied unchanged: after an update each Rollout runs
+// its experiment (with the template's weight on its router, status.canary.weights.additional,
+// for the traffic-routing ones), and completes once the experiment (which has no duration) is
+// terminated.
+func TestArgoExperimentStepExamples(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		file, rollout string
+		additional    int
+	}{
+		{"traffic-routing-experiment-step/rollout-smi-experiment-step.yaml", "rollout-smi-experiment", 1},
+		{"traffic-routing-experiment-step/istio-host-split-experiment-step.yaml", "istio-host-split", 1},
+		{"traffic-routing-experiment-step/rollout-alb-experiment-step.yaml", "alb-rollout", 1},
+		{"rollout-baseline-vs-canary.yaml", "rollout-baseline-vs-canary", 0},
+		{"rollout-canary-preview.yaml", "rollout-canary-preview", 0},
+	} {
+		t.Run(tc.rollout, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.applyArgo(argoExample(t, tc.file))
+			e.waitHealthy(tc.rollout, time.Minute)
+			e.setImage(tc.rollout, "argoproj/rollouts-demo:yellow")
+			var name string
+			e.waitFor(time.Minute, func() string {
+				st := e.rollout(tc.rollout).Status
+				name = st.Canary.CurrentExperiment
+				ws := st.Canary.Weights
+				if name == "" || (tc.additional > 0 && (ws == nil || len(ws.Additional) != tc.additional || ws.Additional[0].ServiceName == "")) {
+					return fmt.Sprintf("waiting for the experiment (and its weight): %s %q, experiment %q, weights %+v", st.Phase, st.Message, name, ws)
+				}
+				if ex := e.experiment(name); ex.Status.Phase != v1alpha1.AnalysisPhaseRunning {
+					return fmt.Sprintf("experiment %s %s %q", name, ex.Status.Phase, ex.Status.Message)
+				}
+				return ""
+			})
+			ex := e.experiment(name)
+			patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))
+			if err := e.c.Patch(t.Context(), ex, patch); err != nil {
+				t.Fatal(err)
+			}
+			e.waitHealthy(tc.rollout, 2*time.Minute)
+			if ws := e.rollout(tc.rollout).Status.Canary.Weights; ws != nil && len(ws.Additional) != 0 {
+				t.Errorf("weights after the experiment %+v", ws)
+			}
+		})
+	}
+}
