@@ -29,7 +29,7 @@ import (
 func TestInstall(t *testing.T) {
 	admin := adminClient(t)
 	objs := manifest(t, "install.yaml")
-	applyAll(t, admin, objs, "")
+	applyAll(t.Context(), t, admin, objs, "")
 
 	d := find[appsv1.Deployment](t, objs, "Deployment")
 	ns := d.Namespace
@@ -57,7 +57,7 @@ func TestInstall(t *testing.T) {
 	run := podRunOf(t, d, ns)
 	saCfg, kubeconfig := serviceAccountConfig(t, devclustertest.Config(t), ns, run.serviceAcct)
 	start := time.Now()
-	logs := startController(t, run, kubeconfig)
+	logs, _ := startController(t, run, kubeconfig)
 	httpOK(t, run.health, run.readiness, 30*time.Second)
 	httpOK(t, run.health, run.liveness, 5*time.Second)
 

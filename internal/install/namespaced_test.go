@@ -30,7 +30,7 @@ func TestNamespaceInstall(t *testing.T) {
 		}
 	}
 	ns := devclustertest.Namespace(t)
-	applyAll(t, admin, objs, ns)
+	applyAll(t.Context(), t, admin, objs, ns)
 
 	d := find[appsv1.Deployment](t, objs, "Deployment")
 	waitDeploymentAvailable(t, admin, ns, d.Name, *d.Spec.Replicas)
@@ -39,7 +39,7 @@ func TestNamespaceInstall(t *testing.T) {
 		t.Fatalf("args %q: want --namespace=%s (the pod's namespace)", run.args, ns)
 	}
 	saCfg, kubeconfig := serviceAccountConfig(t, devclustertest.Config(t), ns, run.serviceAcct)
-	logs := startController(t, run, kubeconfig)
+	logs, _ := startController(t, run, kubeconfig)
 	httpOK(t, run.health, run.readiness, 30*time.Second)
 
 	other := devclustertest.Namespace(t)

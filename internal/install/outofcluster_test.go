@@ -20,7 +20,7 @@ func TestOutOfCluster(t *testing.T) {
 	admin := adminClient(t)
 	kubeconfig := devclustertest.Cluster(t).Kubeconfig()
 	health := freeAddr(t)
-	logs := startController(t, podRun{
+	logs, _ := startController(t, podRun{
 		args: []string{"controller", "--kubeconfig=" + kubeconfig, "--health-probe-bind-address=" + health, "--metrics-bind-address=0"},
 	}, "")
 	httpOK(t, health, "/readyz", 30*time.Second)

@@ -68,7 +68,7 @@ func manifest(t *testing.T, name string) []*unstructured.Unstructured {
 
 // applyAll applies every object server-side, in the file's order, as `kubectl apply
 // --server-side [-n namespace]` does: namespace goes to namespaced objects that name none.
-func applyAll(t *testing.T, c client.Client, objs []*unstructured.Unstructured, namespace string) {
+func applyAll(ctx context.Context, t *testing.T, c client.Client, objs []*unstructured.Unstructured, namespace string) {
 	t.Helper()
 	for _, o := range objs {
 		o = o.DeepCopy()
@@ -82,7 +82,7 @@ func applyAll(t *testing.T, c client.Client, objs []*unstructured.Unstructured, 
 			}
 			o.SetNamespace(namespace)
 		}
-		if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("kubectl")); err != nil {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("kubectl")); err != nil {
 			t.Fatalf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
@@ -255,8 +255,8 @@ func (s *syncBuffer) String() string {
 // startController runs `sluice controller` with the pod's args and environment in a child
 // process whose only credentials are the kubeconfig ($KUBECONFIG; "" sets none): no in-cluster
 // variables, no home directory kubeconfig. It is stopped with SIGTERM when the test ends, and
-// its log is shown when the test failed.
-func startController(t *testing.T, r podRun, kubeconfig string) (logs *syncBuffer) {
+// its log is shown when the test failed; stop stops it earlier.
+func startController(t *testing.T, r podRun, kubeconfig string) (logs *syncBuffer, stop func()) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -277,22 +277,30 @@ func startController(t *testing.T, r podRun, kubeconfig string) (logs *syncBuffe
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var once sync.Once
+	stop = func() { once.Do(func() { stopController(t, cmd, done) }) }
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("the controller did not stop cleanly on SIGTERM: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("the controller did not stop within 30s of SIGTERM (killed: %v)", <-done)
-		}
+		stop()
 		if t.Failed() {
 			t.Logf("controller log (sluice %s):\n%s", strings.Join(r.args, " "), tail(logs.String(), 150))
 		}
 	})
-	return logs
+	return logs, stop
+}
+
+// stopController sends SIGTERM and expects a clean exit within 30 s.
+func stopController(t *testing.T, cmd *exec.Cmd, done <-chan error) {
+	t.Helper()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the controller did not stop cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Errorf("the controller did not stop within 30s of SIGTERM (killed: %v)", <-done)
+	}
 }
 
 // noForbidden fails the test for each request RBAC refused the controller, as its log shows
