@@ -84,6 +84,24 @@ func TestInstall(t *testing.T) {
 	if _, err := sa.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("the token cannot list pods, which the controller must: %v", err)
 	}
+	// Notifications read their ConfigMap and Secret by name in the controller's namespace (a
+	// list and watch with a metadata.name field selector); no other Secret can be listed.
+	byName := metav1.ListOptions{FieldSelector: "metadata.name=argo-rollouts-notification-secret"}
+	if _, err := sa.CoreV1().Secrets(ns).List(ctx, byName); err != nil {
+		t.Errorf("the token cannot list the notification Secret by name, which notifications must: %v", err)
+	}
+	forbidden(t, "listing Secrets in the controller's namespace", func() error {
+		_, err := sa.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		return err
+	})
+	forbidden(t, "listing Secrets in all namespaces", func() error {
+		_, err := sa.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})
+		return err
+	})
+	forbidden(t, "listing ConfigMaps in all namespaces", func() error {
+		_, err := sa.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{})
+		return err
+	})
 	forbidden(t, "creating a Secret", func() error {
 		_, err := sa.CoreV1().Secrets(appNS).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
 		return err

@@ -76,8 +76,9 @@ type job struct {
 }
 
 // The ConfigMap and Secret are watched in the controller's namespace only (a field selector on
-// their names); the Rollout's notified annotation is patched.
-// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
+// their names), so reading them is granted there only, by name: the Role sluice-notifications
+// (config/manager/notifications_role.yaml, the chart's rbac.yaml), not the generated
+// ClusterRole. The Rollout's notified annotation is patched.
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch;patch
 
 // Setup registers notifications with mgr: a cache that watches only the ConfigMap and Secret
