@@ -3,7 +3,9 @@
 // AnalysisRuns observed for it and the current time, Compute decides which ReplicaSets and
 // Services to create, how far to scale them, which AnalysisRuns to start or stop, the next
 // status (templateStatuses, analysisRuns, availableAt, phase, conditions) and when to look
-// again. It has no client and no clock; the controller does the I/O around it.
+// again. It has no client and no clock; the controller does the I/O around it. StepTemplate
+// builds the templates of a Rollout's experiment step, and RolloutStepProblems runs Validate's
+// template checks on them for the Rollout's up-front validation (internal/rolloutspec).
 //
 // An Experiment's life (argo-compat.md §1.7):
 //

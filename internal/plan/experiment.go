@@ -23,6 +23,9 @@ type Experiment struct {
 	StepIndex *int32
 	Phase     v1alpha1.AnalysisPhase
 	Message   string
+	// Invalid is the message of its InvalidSpec condition when the Experiment controller
+	// refused it (it then gets no phase, as with Argo): the Rollout aborts with it.
+	Invalid string
 	// Terminated is spec.terminate: the Rollout is done with it.
 	Terminated bool
 	Created    time.Time
@@ -36,6 +39,10 @@ type ExperimentTemplate struct {
 	Name, ServiceName, PodTemplateHash string
 	Available                          int32
 }
+
+// ReasonExperimentNameTaken is the reason of the Warning event recorded when the name of a
+// step's Experiment is taken by an Experiment the Rollout does not own.
+const ReasonExperimentNameTaken = "ExperimentNameTaken"
 
 // NewExperiment is an Experiment the controller should create from the experiment step at
 // StepIndex.
@@ -93,6 +100,10 @@ func (c *computation) stepExperimentDone(step *v1alpha1.RolloutExperimentStep) b
 		name := ""
 		for attempt := 0; ; attempt++ {
 			name = ExperimentName(c.ro.Name, c.in.NewHash, c.in.Revision, i, attempt)
+			if slices.Contains(c.in.ForeignExperiments, name) {
+				c.event(true, ReasonExperimentNameTaken, "Experiment %s exists and is not owned by this Rollout: the step's Experiment takes the next name", name)
+				continue
+			}
 			if !slices.ContainsFunc(c.in.Experiments, func(e Experiment) bool { return e.Name == name }) {
 				break
 			}
@@ -100,6 +111,11 @@ func (c *computation) stepExperimentDone(step *v1alpha1.RolloutExperimentStep) b
 		c.plan.CreateExperiment = &NewExperiment{Name: name, StepIndex: i, Step: step}
 		c.st.Canary.CurrentExperiment = name
 		c.event(false, "ExperimentCreated", "Created Experiment '%s'", name)
+		return false
+	}
+	if e.Invalid != "" && !isFinished(e.Phase) {
+		// Argo's Rollout would wait at the step for ever; it never gets a phase.
+		c.abortFor(fmt.Sprintf("Experiment %s was refused (%s): %s", e.Name, v1alpha1.ReasonInvalidSpec, e.Invalid), "")
 		return false
 	}
 	switch e.Phase {

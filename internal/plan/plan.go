@@ -58,7 +58,10 @@ type Input struct {
 	AnalysisRuns []AnalysisRun
 	// Experiments are the Experiments the Rollout owns.
 	Experiments []Experiment
-	Now         time.Time
+	// ForeignExperiments are the names of the namespace's Experiments that the Rollout does
+	// not own: an experiment step never takes one of them (it uses the next -<n> name).
+	ForeignExperiments []string
+	Now                time.Time
 }
 
 // ServiceSelectors are the rollouts-pod-template-hash values the Rollout's Services select.

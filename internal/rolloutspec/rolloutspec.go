@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/experiment"
 	"github.com/sluicehq/sluice/internal/plan"
 	"github.com/sluicehq/sluice/internal/trafficrouter"
 )
@@ -14,7 +15,7 @@ import (
 // Problems lists every reason the spec of ro cannot run, in the order they are checked (empty
 // when it can).
 func Problems(ro *v1alpha1.Rollout) []string {
-	return append(plan.ValidateAll(ro), trafficrouter.ValidateAll(ro)...)
+	return append(append(plan.ValidateAll(ro), trafficrouter.ValidateAll(ro)...), experiment.RolloutStepProblems(ro)...)
 }
 
 // Message is the InvalidSpec message for problems: all of them, in one sentence each.
@@ -30,5 +31,5 @@ func Diagnose(ctx context.Context, c client.Reader, ro *v1alpha1.Rollout) ([]str
 	if err != nil {
 		return Problems(ro), err
 	}
-	return append(plan.ValidateAll(ro), routers...), nil
+	return append(append(plan.ValidateAll(ro), routers...), experiment.RolloutStepProblems(ro)...), nil
 }

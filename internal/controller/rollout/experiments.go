@@ -17,28 +17,36 @@ import (
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/analysis"
+	"github.com/sluicehq/sluice/internal/experiment"
 	"github.com/sluicehq/sluice/internal/plan"
 )
 
-// experimentOwnerIndex indexes Experiments by the UID of the Rollout that controls them.
-const experimentOwnerIndex = ".metadata.controllerRolloutUID"
-
-// observeExperiments lists the Experiments the Rollout owns.
+// observeExperiments lists the Experiments the Rollout owns, and the names of the others in
+// its namespace (which its experiment steps must not take).
 func (r *Reconciler) observeExperiments(ctx context.Context, ro *v1alpha1.Rollout, obs *observed) error {
 	var list v1alpha1.ExperimentList
-	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{experimentOwnerIndex: string(ro.UID)}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
 		return fmt.Errorf("listing Experiments: %w", err)
 	}
 	obs.experiments = map[string]*v1alpha1.Experiment{}
 	for i := range list.Items {
 		ex := &list.Items[i]
-		if ref := metav1.GetControllerOf(ex); ref == nil || ref.UID != ro.UID || ex.DeletionTimestamp != nil {
+		if ref := metav1.GetControllerOf(ex); ref == nil || ref.UID != ro.UID {
+			obs.foreignExperiments = append(obs.foreignExperiments, ex.Name)
+			continue
+		}
+		if ex.DeletionTimestamp != nil {
 			continue
 		}
 		obs.experiments[ex.Name] = ex
 		fact := plan.Experiment{
 			Name: ex.Name, Hash: ex.Labels[v1alpha1.LabelPodTemplateHash], Phase: ex.Status.Phase, Message: ex.Status.Message,
 			Terminated: ex.Spec.Terminate, Created: ex.CreationTimestamp.Time,
+		}
+		for _, c := range ex.Status.Conditions {
+			if c.Type == v1alpha1.ExperimentInvalidSpec && c.Status == corev1.ConditionTrue {
+				fact.Invalid = c.Message
+			}
 		}
 		fact.Revision, _ = strconv.ParseInt(ex.Annotations[v1alpha1.AnnotationRevision], 10, 64)
 		fact.StepIndex = experimentStep(ex, ro.Name, fact.Hash, fact.Revision)
@@ -77,7 +85,11 @@ func (r *Reconciler) actExperiments(ctx context.Context, ro *v1alpha1.Rollout, o
 		if err != nil {
 			return err
 		}
-		if err := r.Create(ctx, ex); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := r.Create(ctx, ex); apierrors.IsAlreadyExists(err) {
+			if err := r.foreignExperiment(ctx, ro, n.Name); err != nil {
+				return err
+			}
+		} else if err != nil {
 			return fmt.Errorf("creating Experiment %s: %w", n.Name, err)
 		}
 	}
@@ -100,6 +112,23 @@ func (r *Reconciler) actExperiments(ctx context.Context, ro *v1alpha1.Rollout, o
 		}
 	}
 	return nil
+}
+
+// foreignExperiment checks, when creating the step's Experiment found the name taken, that the
+// Experiment there is the Rollout's own (a create from a pass the cache was behind). One the
+// Rollout does not own stops the pass with a Warning event; the next pass sees it in the cache
+// and the plan gives the step the next -<n> name.
+func (r *Reconciler) foreignExperiment(ctx context.Context, ro *v1alpha1.Rollout, name string) error {
+	got := &v1alpha1.Experiment{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, got); err != nil {
+		return fmt.Errorf("reading Experiment %s, whose name is taken: %w", name, err)
+	}
+	if ref := metav1.GetControllerOf(got); ref != nil && ref.UID == ro.UID {
+		return nil
+	}
+	r.eventf(ctx, ro, nil, corev1.EventTypeWarning, plan.ReasonExperimentNameTaken, "Create",
+		"Experiment %s exists and is not owned by this Rollout: the step's Experiment takes the next name", name)
+	return fmt.Errorf("experiment %s exists and is not owned by Rollout %s", name, ro.Name)
 }
 
 // newExperiment builds the Experiment of an experiment step, as Argo Rollouts does: each
@@ -148,35 +177,8 @@ func (r *Reconciler) newExperiment(ro *v1alpha1.Rollout, obs *observed, n *plan.
 		if ts.SpecRef == v1alpha1.StableSpecRef {
 			src = stableRS
 		}
-		t := v1alpha1.TemplateSpec{
-			Name: ts.Name, Replicas: ts.Replicas, MinReadySeconds: src.Spec.MinReadySeconds,
-			Template: v1alpha1.PodTemplateSpecFromCore(&src.Spec.Template),
-			Selector: src.Spec.Selector.DeepCopy(),
-		}
-		if ts.Selector != nil {
-			t.Selector = ts.Selector.DeepCopy()
-		}
-		if ts.Service != nil || ts.Weight != nil {
-			t.Service = &v1alpha1.TemplateService{}
-			if ts.Service != nil {
-				t.Service.Name = ts.Service.Name
-			}
-		}
-		for k, v := range ts.Metadata.Labels {
-			if t.Template.Labels == nil {
-				t.Template.Labels = map[string]string{}
-			}
-			if t.Selector.MatchLabels == nil {
-				t.Selector.MatchLabels = map[string]string{}
-			}
-			t.Template.Labels[k], t.Selector.MatchLabels[k] = v, v
-		}
-		for k, v := range ts.Metadata.Annotations {
-			if t.Template.Annotations == nil {
-				t.Template.Annotations = map[string]string{}
-			}
-			t.Template.Annotations[k] = v
-		}
+		pod := v1alpha1.PodTemplateSpecFromCore(&src.Spec.Template)
+		t := experiment.StepTemplate(&ts, &pod, src.Spec.Selector, src.Spec.MinReadySeconds)
 		ex.Spec.Templates = append(ex.Spec.Templates, t)
 	}
 	for _, a := range step.Analyses {

@@ -54,6 +54,8 @@ type observed struct {
 	// of them.
 	experiments map[string]*v1alpha1.Experiment
 	expFacts    []plan.Experiment
+	// foreignExperiments are the names of the namespace's Experiments it does not own.
+	foreignExperiments []string
 	// workload is the Deployment spec.workloadRef names, once its template was copied into
 	// the Rollout (workloadref.go).
 	workload *appsv1.Deployment

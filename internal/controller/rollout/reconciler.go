@@ -29,9 +29,11 @@ const AnnotationEffectiveWeight = v1alpha1.AnnotationEffectiveCanaryWeight
 // Reconciler reconciles Rollouts with the canary strategy.
 type Reconciler struct {
 	client.Client
-	// APIReader reads around the cache where freshness matters (not used on the hot path).
-	Recorder recorder.EventRecorder
-	Clock    clock.PassiveClock
+	// APIReader reads around the cache where freshness matters (not used on the hot path);
+	// SetupWithManager defaults it to the manager's.
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
+	Clock     clock.PassiveClock
 	// Routers builds the traffic routers a Rollout configures; nil means traffic routing is
 	// not available and routed Rollouts are reported InvalidSpec.
 	Routers RouterFactory
@@ -101,7 +103,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	p := plan.Compute(plan.Input{
 		Rollout: ro, NewHash: obs.newHash, Revision: obs.revision, ReplicaSets: obs.facts,
-		Invalid: obs.invalid, Pods: obs.podFacts, Services: obs.selectors(ro), AnalysisRuns: obs.runFacts, Experiments: obs.expFacts, Now: r.Clock.Now(),
+		Invalid: obs.invalid, Pods: obs.podFacts, Services: obs.selectors(ro), AnalysisRuns: obs.runFacts, Experiments: obs.expFacts,
+		ForeignExperiments: obs.foreignExperiments, Now: r.Clock.Now(),
 	})
 	p.Status.WorkloadObservedGeneration = obs.workloadGeneration()
 	if !p.Invalid {
