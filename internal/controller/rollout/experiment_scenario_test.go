@@ -1,0 +1,133 @@
+package rollout_test
+
+import (
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/sluicehq/sluice/api/v1alpha1"
+	"github.com/sluicehq/sluice/internal/trafficrouter/routertest"
+)
+
+// The scenario through Gateway API: an experiment step with a baseline (stable
+// template) and a canary (new template) at 5 % each and an analysis required for completion.
+// Every state of the HTTPRoute's weighted rule is either all on the stable or 90/5/5 with the
+// canary at 0 while the experiment runs; when the analysis fails, the Rollout aborts, the
+// Experiment is terminated, and the route goes back to 100 % stable without the experiment's
+// backends.
+func TestExperimentWithAnalysisThroughGatewayAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	go fakeGateway(t.Context(), e.c, e.ns) // (accepts the route, so the weights verify)
+	b := newBackend(t, "0.01")
+	e.createObj(errorRateTemplate(b.srv.URL, 600, "result > 0.05"))
+	objs := routertest.Load(t, "examples/gatewayapi/rollout.yaml")
+	steps := []any{
+		map[string]any{"experiment": map[string]any{
+			"scaleDownDelaySeconds": int64(0),
+			"templates": []any{
+				map[string]any{"name": "baseline", "specRef": "stable", "weight": int64(5)},
+				map[string]any{"name": "canary", "specRef": "canary", "weight": int64(5)},
+			},
+			"analyses": []any{map[string]any{
+				"name": "errors", "templateName": "error-rate", "requiredForCompletion": true,
+				"args": []any{map[string]any{"name": "canary-hash", "valueFrom": map[string]any{"podTemplateHashValue": "Latest"}}},
+			}},
+		}},
+		map[string]any{"setWeight": int64(50)},
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Rollout" {
+			continue
+		}
+		if err := unstructured.SetNestedSlice(o.Object, steps, "spec", "strategy", "canary", "steps"); err != nil {
+			t.Fatal(err)
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		containers[0].(map[string]any)["ports"] = []any{map[string]any{"containerPort": int64(80)}}
+		if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routes := &unstructured.UnstructuredList{}
+	routes.SetGroupVersionKind(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRouteList"})
+	routertest.Apply(t, e.c, e.ns, objs)
+	e.waitHealthy("my-rollout", time.Minute)
+	stream := e.watch(routes)
+	e.setImage("my-rollout", "nginx:1.26")
+	name := e.waitExperiment("my-rollout")
+	during := map[string]string{"my-app-stable": "90", "my-app-canary": "0", name + "-baseline": "5", name + "-canary": "5"}
+	stable := map[string]string{"my-app-stable": "100", "my-app-canary": "0"}
+	e.waitFor(time.Minute, func() string {
+		if got := e.mainRuleBackends(); !maps.Equal(got, during) {
+			return fmt.Sprintf("weights %v, want %v", got, during)
+		}
+		if runs := e.runs(); len(runs) != 1 || runs[0].Status.Phase != v1alpha1.AnalysisPhaseRunning {
+			return fmt.Sprintf("waiting for the experiment's analysis to run: %d runs", len(runs))
+		}
+		return ""
+	})
+	b.rate.Store("0.5")
+	e.waitFor(time.Minute, func() string {
+		ro := e.rollout("my-rollout")
+		if !ro.Status.Abort || ro.Status.Phase != v1alpha1.RolloutPhaseDegraded {
+			return fmt.Sprintf("waiting for the abort: %s %q", ro.Status.Phase, ro.Status.Message)
+		}
+		if got := e.mainRuleBackends(); !maps.Equal(got, stable) {
+			return fmt.Sprintf("weights after the abort %v, want %v", got, stable)
+		}
+		ex := e.experiment(name)
+		if !ex.Spec.Terminate || ex.Status.Phase != v1alpha1.AnalysisPhaseFailed {
+			return fmt.Sprintf("experiment terminate=%v phase %s", ex.Spec.Terminate, ex.Status.Phase)
+		}
+		for _, tmpl := range []string{"baseline", "canary"} {
+			rs := &appsv1.ReplicaSet{}
+			if err := e.c.Get(t.Context(), types.NamespacedName{Namespace: e.ns, Name: name + "-" + tmpl}, rs); err != nil || ptr.Deref(rs.Spec.Replicas, 1) != 0 {
+				return fmt.Sprintf("experiment ReplicaSet %s not scaled down (%v)", tmpl, err)
+			}
+		}
+		return ""
+	})
+	if ro := e.rollout("my-rollout"); ro.Status.Canary.Weights != nil && len(ro.Status.Canary.Weights.Additional) != 0 {
+		t.Errorf("status weights after the abort %+v", ro.Status.Canary.Weights)
+	}
+	// Every state the route went through: all on the stable, or the experiment's 90/5/5.
+	sawDuring := false
+	states := stream.all()
+	t.Logf("%d states of the HTTPRoute observed", len(states))
+	for _, s := range states {
+		got := ruleBackends(s.Obj.(*unstructured.Unstructured), "main")
+		t.Logf("%s %s: %v", s.At.Format(time.StampMilli), s.Type, got)
+		switch {
+		case maps.Equal(got, during):
+			sawDuring = true
+		case maps.Equal(got, stable):
+		default:
+			t.Errorf("route state %s at %s: %v", s.Type, s.At.Format(time.StampMilli), got)
+		}
+	}
+	if !sawDuring {
+		t.Error("the watch never saw the experiment's weights")
+	}
+}
+
+// ruleBackends reads an HTTPRoute's named rule as backend → weight.
+func ruleBackends(hr *unstructured.Unstructured, rule string) map[string]string {
+	out := map[string]string{}
+	rules, _, _ := unstructured.NestedSlice(hr.Object, "spec", "rules")
+	each(rules, func(r map[string]any) {
+		if r["name"] != rule {
+			return
+		}
+		refs, _, _ := unstructured.NestedSlice(r, "backendRefs")
+		each(refs, func(b map[string]any) { out[fmt.Sprint(b["name"])] = fmt.Sprint(b["weight"]) })
+	})
+	return out
+}
