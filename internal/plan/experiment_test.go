@@ -16,6 +16,10 @@ type experimentWorld struct {
 	exVerdict  func(e *Experiment) v1alpha1.AnalysisPhase
 	exCreated  []string
 	terminated []string
+	// exInvalid, when set, is the InvalidSpec message of every Experiment created (it gets no
+	// phase); exForeign are the names of Experiments the Rollout does not own.
+	exInvalid string
+	exForeign []string
 }
 
 func (a *experimentWorld) experiments() []Experiment { return slices.Clone(a.exps) }
@@ -27,6 +31,9 @@ func (w *world) actExperiments(p *Plan) {
 		}
 		e := Experiment{Name: n.Name, Hash: w.hash(), StepIndex: new(n.StepIndex), Revision: w.find(w.hash()).Revision,
 			Phase: v1alpha1.AnalysisPhasePending, Created: w.now}
+		if w.exInvalid != "" {
+			e.Phase, e.Invalid = "", w.exInvalid
+		}
 		for _, t := range n.Step.Templates {
 			e.Templates = append(e.Templates, ExperimentTemplate{Name: t.Name, ServiceName: n.Name + "-" + t.Name})
 		}
@@ -61,7 +68,7 @@ func (w *world) actExperiments(p *Plan) {
 func (w *world) settleExperiments() {
 	for i := range w.exps {
 		e := &w.exps[i]
-		if e.Terminated || isFinished(e.Phase) {
+		if e.Terminated || isFinished(e.Phase) || e.Invalid != "" {
 			continue
 		}
 		if e.Phase == v1alpha1.AnalysisPhasePending {

@@ -150,7 +150,8 @@ func (w *world) reconcile() Plan {
 		newRS = &simRS{ReplicaSet: ReplicaSet{Name: "ro-" + h, Hash: h, Revision: maxRev + 1, Created: w.now}}
 		w.rss = append(w.rss, newRS)
 	}
-	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc, AnalysisRuns: w.analysisRuns(), Experiments: w.experiments()}
+	in := Input{Rollout: w.ro, NewHash: h, Revision: newRS.Revision, Now: w.now, Services: w.svc, AnalysisRuns: w.analysisRuns(), Experiments: w.experiments(),
+		ForeignExperiments: w.exForeign}
 	view := w.observe()
 	if w.stale && w.lastView != nil && w.pass%2 == 0 {
 		// The informer caches lag behind this controller's own writes: this pass sees the
