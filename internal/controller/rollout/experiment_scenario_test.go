@@ -16,19 +16,38 @@ import (
 	"github.com/sluicehq/sluice/internal/trafficrouter/routertest"
 )
 
-// The scenario through Gateway API: an experiment step with a baseline (stable
-// template) and a canary (new template) at 5 % each and an analysis required for completion.
-// Every state of the HTTPRoute's weighted rule is either all on the stable or 90/5/5 with the
-// canary at 0 while the experiment runs; when the analysis fails, the Rollout aborts, the
-// Experiment is terminated, and the route goes back to 100 % stable without the experiment's
-// backends.
-func TestExperimentWithAnalysisThroughGatewayAPI(t *testing.T) {
+// The scenario through Gateway API and Istio's host split: an experiment step with a
+// baseline (stable template) and a canary (new template) at 5 % each and an analysis required
+// for completion, which passes three measurements before it fails. Every state of the
+// HTTPRoute's weighted rule (the VirtualService's weighted route) is either all on the stable
+// or 90/5/5 with the canary at 0 while the experiment runs; when the analysis fails, the
+// Rollout aborts, the Experiment is terminated, and the route goes back to 100 % stable
+// without the experiment's backends.
+func TestExperimentWithAnalysisThroughRouters(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name, file string
+		kind       schema.GroupVersionKind
+		read       func(*unstructured.Unstructured) map[string]string
+	}{
+		{"gateway-api", "examples/gatewayapi/rollout.yaml", httpRouteGV, func(u *unstructured.Unstructured) map[string]string { return ruleBackends(u, "main") }},
+		{"istio-host-split", "examples/istio/host-split.yaml", vsGVK, func(u *unstructured.Unstructured) map[string]string { return routeDestinations(u, "primary") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			experimentWithAnalysis(t, tc.file, tc.kind, tc.read)
+		})
+	}
+}
+
+func experimentWithAnalysis(t *testing.T, file string, kind schema.GroupVersionKind, read func(*unstructured.Unstructured) map[string]string) {
 	e := newEnv(t)
-	go fakeGateway(t.Context(), e.c, e.ns) // (accepts the route, so the weights verify)
+	if kind == httpRouteGV {
+		go fakeGateway(t.Context(), e.c, e.ns) // (accepts the route, so the weights verify)
+	}
 	b := newBackend(t, "0.01")
 	e.createObj(errorRateTemplate(b.srv.URL, 600, "result > 0.05"))
-	objs := routertest.Load(t, "examples/gatewayapi/rollout.yaml")
+	objs := routertest.Load(t, file)
 	steps := []any{
 		map[string]any{"experiment": map[string]any{
 			"scaleDownDelaySeconds": int64(0),
@@ -57,7 +76,14 @@ func TestExperimentWithAnalysisThroughGatewayAPI(t *testing.T) {
 		}
 	}
 	routes := &unstructured.UnstructuredList{}
-	routes.SetGroupVersionKind(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRouteList"})
+	routes.SetGroupVersionKind(kind.GroupVersion().WithKind(kind.Kind + "List"))
+	current := func() map[string]string {
+		u := e.get(kind, "my-app")
+		if u == nil {
+			return nil
+		}
+		return read(u)
+	}
 	routertest.Apply(t, e.c, e.ns, objs)
 	e.waitHealthy("my-rollout", time.Minute)
 	stream := e.watch(routes)
@@ -66,11 +92,13 @@ func TestExperimentWithAnalysisThroughGatewayAPI(t *testing.T) {
 	during := map[string]string{"my-app-stable": "90", "my-app-canary": "0", name + "-baseline": "5", name + "-canary": "5"}
 	stable := map[string]string{"my-app-stable": "100", "my-app-canary": "0"}
 	e.waitFor(time.Minute, func() string {
-		if got := e.mainRuleBackends(); !maps.Equal(got, during) {
+		if got := current(); !maps.Equal(got, during) {
 			return fmt.Sprintf("weights %v, want %v", got, during)
 		}
-		if runs := e.runs(); len(runs) != 1 || runs[0].Status.Phase != v1alpha1.AnalysisPhaseRunning {
-			return fmt.Sprintf("waiting for the experiment's analysis to run: %d runs", len(runs))
+		// The analysis passes three measurements (a second apart) with the weights in place.
+		if runs := e.runs(); len(runs) != 1 || runs[0].Status.Phase != v1alpha1.AnalysisPhaseRunning ||
+			len(runs[0].Status.MetricResults) == 0 || runs[0].Status.MetricResults[0].Successful < 3 {
+			return fmt.Sprintf("waiting for the experiment's analysis to pass 3 measurements: %d runs", len(runs))
 		}
 		return ""
 	})
@@ -80,7 +108,7 @@ func TestExperimentWithAnalysisThroughGatewayAPI(t *testing.T) {
 		if !ro.Status.Abort || ro.Status.Phase != v1alpha1.RolloutPhaseDegraded {
 			return fmt.Sprintf("waiting for the abort: %s %q", ro.Status.Phase, ro.Status.Message)
 		}
-		if got := e.mainRuleBackends(); !maps.Equal(got, stable) {
+		if got := current(); !maps.Equal(got, stable) {
 			return fmt.Sprintf("weights after the abort %v, want %v", got, stable)
 		}
 		ex := e.experiment(name)
@@ -101,9 +129,9 @@ func TestExperimentWithAnalysisThroughGatewayAPI(t *testing.T) {
 	// Every state the route went through: all on the stable, or the experiment's 90/5/5.
 	sawDuring := false
 	states := stream.all()
-	t.Logf("%d states of the HTTPRoute observed", len(states))
+	t.Logf("%d states of the %s observed", len(states), kind.Kind)
 	for _, s := range states {
-		got := ruleBackends(s.Obj.(*unstructured.Unstructured), "main")
+		got := read(s.Obj.(*unstructured.Unstructured))
 		t.Logf("%s %s: %v", s.At.Format(time.StampMilli), s.Type, got)
 		switch {
 		case maps.Equal(got, during):
@@ -116,6 +144,23 @@ func TestExperimentWithAnalysisThroughGatewayAPI(t *testing.T) {
 	if !sawDuring {
 		t.Error("the watch never saw the experiment's weights")
 	}
+}
+
+// routeDestinations reads a VirtualService's named HTTP route as host → weight.
+func routeDestinations(vs *unstructured.Unstructured, route string) map[string]string {
+	out := map[string]string{}
+	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+	each(http, func(r map[string]any) {
+		if r["name"] != route {
+			return
+		}
+		dests, _, _ := unstructured.NestedSlice(r, "route")
+		each(dests, func(d map[string]any) {
+			host, _, _ := unstructured.NestedString(d, "destination", "host")
+			out[host] = fmt.Sprint(d["weight"])
+		})
+	})
+	return out
 }
 
 // ruleBackends reads an HTTPRoute's named rule as backend → weight.
