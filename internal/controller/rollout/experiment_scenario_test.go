@@ -41,6 +41,7 @@ func TestExperimentWithAnalysisThroughRouters(t *testing.T) {
 }
 
 func experimentWithAnalysis(t *testing.T, file string, kind schema.GroupVersionKind, read func(*unstructured.Unstructured) map[string]string) {
+	t.Helper()
 	e := newEnv(t)
 	if kind == httpRouteGV {
 		go fakeGateway(t.Context(), e.c, e.ns) // (accepts the route, so the weights verify)
