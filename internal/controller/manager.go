@@ -161,6 +161,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Log:                mgr.GetLogger().WithName("argo-lease"),
 		}
 	}
+	if o.Namespace != "" {
+		// A namespaced controller's Role cannot list ClusterAnalysisTemplates: read them
+		// directly (rollout.TemplateReader).
+		r.ClusterTemplates = mgr.GetAPIReader()
+	}
 	if err := setupNotifications(mgr, o, r); err != nil {
 		return nil, err
 	}
@@ -174,6 +179,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if r.ArgoLease != nil {
 		ex.ArgoLease = r.ArgoLease
 	}
+	ex.ClusterTemplates = r.ClusterTemplates
 	if err := ex.SetupWithManager(mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("setting up the Experiment controller: %w", err)
 	}

@@ -1,7 +1,9 @@
 package install_test
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +82,60 @@ func TestNamespaceInstall(t *testing.T) {
 		_, err := sa.CoreV1().Secrets(other).Get(ctx, "x", metav1.GetOptions{})
 		return err
 	})
+	checkClusterTemplateRefused(t, admin, ns)
+}
+
+// clusterTemplateRollout is a Rollout whose analysis step names a ClusterAnalysisTemplate,
+// which a namespaced controller's Role cannot read.
+const clusterTemplateRollout = `
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: cluster-template
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: cluster-template}
+  template:
+    metadata:
+      labels: {app: cluster-template}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+  strategy:
+    canary:
+      steps:
+      - analysis:
+          templates:
+          - templateName: smoke
+            clusterScope: true
+`
+
+// checkClusterTemplateRefused: a Rollout that names a ClusterAnalysisTemplate gets, within a
+// few seconds, InvalidSpec saying the read was forbidden (the controller reads such templates
+// directly when it is namespaced), not a pass that waits a minute for a cache that never fills.
+func checkClusterTemplateRefused(t *testing.T, admin client.Client, ns string) {
+	t.Helper()
+	ro := &v1alpha1.Rollout{}
+	if err := yaml.UnmarshalStrict([]byte(clusterTemplateRollout), ro); err != nil {
+		t.Fatal(err)
+	}
+	ro.Namespace = ns
+	if err := admin.Create(t.Context(), ro); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	devclustertest.Eventually(t, 15*time.Second, func() string {
+		if err := admin.Get(t.Context(), client.ObjectKeyFromObject(ro), ro); err != nil {
+			return err.Error()
+		}
+		for _, c := range ro.Status.Conditions {
+			if c.Type == v1alpha1.RolloutInvalidSpec && c.Status == "True" && strings.Contains(c.Message, "forbidden") {
+				return ""
+			}
+		}
+		return fmt.Sprintf("conditions %+v: want InvalidSpec saying the ClusterAnalysisTemplate is forbidden", ro.Status.Conditions)
+	})
+	t.Logf("ClusterAnalysisTemplate refusal on the Rollout after %s", time.Since(start).Round(100*time.Millisecond))
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/analysis"
 	"github.com/sluicehq/sluice/internal/controller/argolease"
+	"github.com/sluicehq/sluice/internal/controller/rollout"
 	"github.com/sluicehq/sluice/internal/experiment"
 )
 
@@ -32,9 +33,12 @@ type Reconciler struct {
 	// Reader reads around the cache: a running Experiment itself (a cache behind this
 	// controller's last status write would plan the same transitions twice) and objects whose
 	// creation raced with the cache.
-	Reader   client.Reader
-	Recorder recorder.EventRecorder
-	Clock    clock.PassiveClock
+	Reader client.Reader
+	// ClusterTemplates reads ClusterAnalysisTemplates; nil means the cache
+	// (rollout.TemplateReader).
+	ClusterTemplates client.Reader
+	Recorder         recorder.EventRecorder
+	Clock            clock.PassiveClock
 	// ArgoLease, when set, holds every pass back while Argo Rollouts' own controller is
 	// running, so one Experiment is never run by both.
 	ArgoLease interface {
@@ -195,23 +199,9 @@ func analysisStatus(ex *v1alpha1.Experiment, name string) *v1alpha1.ExperimentAn
 
 // flatten reads an analysis's template and the templates it composes.
 func (r *Reconciler) flatten(ctx context.Context, ns string, a *v1alpha1.ExperimentAnalysisTemplateRef) (v1alpha1.AnalysisTemplateSpec, error) {
+	read := rollout.TemplateReader{Namespaced: r.Client, Cluster: r.ClusterTemplates}
 	return analysis.Flatten([]analysis.TemplateRef{{Name: a.TemplateName, Cluster: a.ClusterScope}}, func(ref analysis.TemplateRef) (*v1alpha1.AnalysisTemplateSpec, error) {
-		var err error
-		if ref.Cluster {
-			t := &v1alpha1.ClusterAnalysisTemplate{}
-			if err = r.Get(ctx, types.NamespacedName{Name: ref.Name}, t); err == nil {
-				return &t.Spec, nil
-			}
-		} else {
-			t := &v1alpha1.AnalysisTemplate{}
-			if err = r.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, t); err == nil {
-				return &t.Spec, nil
-			}
-		}
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("%s not found", ref)
-		}
-		return nil, fmt.Errorf("reading %s: %w", ref, err)
+		return read.Template(ctx, ns, ref)
 	})
 }
 

@@ -139,22 +139,7 @@ func (r *Reconciler) runSpec(ctx context.Context, ro *v1alpha1.Rollout, obs *obs
 
 // template reads an AnalysisTemplate (in the Rollout's namespace) or a ClusterAnalysisTemplate.
 func (r *Reconciler) template(ctx context.Context, ns string, ref analysis.TemplateRef) (*v1alpha1.AnalysisTemplateSpec, error) {
-	var err error
-	if ref.Cluster {
-		t := &v1alpha1.ClusterAnalysisTemplate{}
-		if err = r.Get(ctx, types.NamespacedName{Name: ref.Name}, t); err == nil {
-			return &t.Spec, nil
-		}
-	} else {
-		t := &v1alpha1.AnalysisTemplate{}
-		if err = r.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, t); err == nil {
-			return &t.Spec, nil
-		}
-	}
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("%s not found", ref)
-	}
-	return nil, fmt.Errorf("reading %s: %w", ref, err)
+	return TemplateReader{Namespaced: r.Client, Cluster: r.ClusterTemplates}.Template(ctx, ns, ref)
 }
 
 // actAnalysis creates, terminates and deletes the AnalysisRuns the plan asks for.

@@ -32,8 +32,10 @@ type Reconciler struct {
 	// APIReader reads around the cache where freshness matters (not used on the hot path);
 	// SetupWithManager defaults it to the manager's.
 	APIReader client.Reader
-	Recorder  recorder.EventRecorder
-	Clock     clock.PassiveClock
+	// ClusterTemplates reads ClusterAnalysisTemplates; nil means the cache (see TemplateReader).
+	ClusterTemplates client.Reader
+	Recorder         recorder.EventRecorder
+	Clock            clock.PassiveClock
 	// Routers builds the traffic routers a Rollout configures; nil means traffic routing is
 	// not available and routed Rollouts are reported InvalidSpec.
 	Routers RouterFactory
