@@ -180,13 +180,12 @@ func validateSteps(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRoutin
 				if t.Weight == nil {
 					continue
 				}
-				istioHost := tr.Istio != nil && tr.Istio.DestinationRule == nil
 				_, gw := tr.Plugins[gatewayapi.PluginName]
-				if tr.SMI == nil && tr.ALB == nil && !istioHost && !gw {
-					return at + ".experiment: template weights need trafficRouting.smi, alb, istio with a host split or plugins[\"" + gatewayapi.PluginName + "\"] (sluice's NGINX router and Istio's subset split do not take experiment destinations yet)"
+				if tr.SMI == nil && tr.ALB == nil && tr.Istio == nil && !gw {
+					return at + ".experiment: template weights need trafficRouting.smi, alb, istio or plugins[\"" + gatewayapi.PluginName + "\"] (sluice's NGINX router does not take experiment destinations yet)"
 				}
-				if tr.Nginx != nil || (tr.Istio != nil && !istioHost) {
-					return at + ".experiment: template weights need every router to take experiment destinations: smi, alb, istio's host split and Gateway API do, sluice's NGINX router and Istio's subset split not yet"
+				if tr.Nginx != nil {
+					return at + ".experiment: template weights need every router to take experiment destinations: smi, alb, istio and Gateway API do, sluice's NGINX router not yet"
 				}
 			}
 		}

@@ -138,7 +138,7 @@ func (c Config) weightRoute(route map[string]any, label, vsName string, d contra
 				w = 100
 			}
 		}
-		if isExperiment(dest, d) {
+		if c.isExperiment(dest, d) {
 			continue // (its weight is d's, taken from the stable's share)
 		}
 		switch c.roleOf(dest, d.Services) {
@@ -167,7 +167,7 @@ func (c Config) weightRoute(route map[string]any, label, vsName string, d contra
 	}
 	for _, dv := range dests {
 		dest := kubeobj.Map(dv)
-		if isExperiment(dest, d) {
+		if c.isExperiment(dest, d) {
 			continue
 		}
 		switch c.roleOf(dest, d.Services) {
@@ -235,16 +235,14 @@ func (c Config) VirtualService(vs *unstructured.Unstructured, ref v1alpha1.Istio
 	prev := experimentHosts(out)
 	for _, s := range sel {
 		route := kubeobj.Map(routes(out, s.kind)[s.index])
-		if c.Istio.DestinationRule == nil && (len(prev) > 0 || len(d.Additional) > 0) {
+		if len(prev) > 0 || len(d.Additional) > 0 {
 			c.experimentDestinations(route, prev, d)
 		}
 		if err := c.weightRoute(route, s.label, out.GetName(), d); err != nil {
 			return nil, err
 		}
 	}
-	if c.Istio.DestinationRule == nil {
-		recordExperimentHosts(out, d)
-	}
+	recordExperimentHosts(out, d)
 	for _, r := range routes(out, httpRoutes) {
 		route := kubeobj.Map(r)
 		if c.isMirrorRoute(route, d.Services) {

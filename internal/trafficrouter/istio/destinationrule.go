@@ -50,13 +50,20 @@ func (c Config) DestinationRule(dr *unstructured.Unstructured, canaryHash, stabl
 	return out, nil
 }
 
-// CleanDestinationRule returns dr without the hash labels of the canary and stable subsets and
-// without the managed-by annotation, if this Rollout manages it; else dr unchanged.
+// CleanDestinationRule returns dr without the hash labels of the canary and stable subsets,
+// without the experiment subsets sluice added and without sluice's annotations, if this Rollout
+// manages it; else dr unchanged.
 func (c Config) CleanDestinationRule(dr *unstructured.Unstructured) *unstructured.Unstructured {
 	out := dr.DeepCopy()
 	ann := out.GetAnnotations()
 	if ann[v1alpha1.AnnotationManagedByRollouts] != c.Rollout {
 		return out
+	}
+	if len(experimentSubsets(out)) > 0 {
+		if cleaned, err := c.ExperimentSubsets(out, contract.Desired{}, false); err == nil {
+			out = cleaned
+			ann = out.GetAnnotations()
+		}
 	}
 	spec := c.Istio.DestinationRule
 	for _, v := range kubeobj.Slice(kubeobj.Nested(out.Object, "spec", "subsets")) {

@@ -48,7 +48,7 @@ func hostSplitCase(t *testing.T, cl cluster) *routertest.Case {
 	t.Helper()
 	e := setupOn(t, cl, routertest.Load(t, hostSplit))
 	c := e.primaryRouteCase(host("my-app-canary"), host("my-app-stable"))
-	c.Additional = true // (experiment Services as further hosts; the subset split does not take them)
+	c.Additional = true // (experiment Services as further hosts)
 	c.Break = func(ctx context.Context) error {
 		return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
 			namedRoute(vs, "primary")["name"] = "main"
@@ -68,6 +68,7 @@ func subsetSplitCase(t *testing.T, cl cluster) *routertest.Case {
 	}
 	e := setupOn(t, cl, objs)
 	c := e.primaryRouteCase(subset("canary"), subset("stable"))
+	c.Additional = true // (experiment subsets added to the DestinationRule)
 	c.Break = func(ctx context.Context) error {
 		return e.mutateVS(ctx, e.ro.Namespace, "my-app", func(vs *unstructured.Unstructured) {
 			route := namedRoute(vs, "primary")

@@ -96,12 +96,44 @@ func (r *Router) SetWeight(ctx context.Context, d contract.Desired) error {
 	if err := d.Check(); err != nil {
 		return err
 	}
-	if len(d.Additional) > 0 && r.cfg.Istio.DestinationRule != nil {
-		return contract.Unsupported(Type, "additional (experiment) destinations with a DestinationRule (subset split)")
+	subsets := r.cfg.Istio.DestinationRule != nil
+	// Subset split: the experiment's subsets exist before a route sends to them, and the old
+	// ones go only once no route does.
+	if subsets && len(d.Additional) > 0 {
+		if err := r.mutateDR(ctx, func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+			return r.cfg.ExperimentSubsets(dr, d, true)
+		}); err != nil {
+			return err
+		}
 	}
-	return r.mutateVS(ctx, func(vs *unstructured.Unstructured, ref v1alpha1.IstioVirtualService) (*unstructured.Unstructured, error) {
+	if err := r.mutateVS(ctx, func(vs *unstructured.Unstructured, ref v1alpha1.IstioVirtualService) (*unstructured.Unstructured, error) {
 		return r.cfg.VirtualService(vs, ref, d)
+	}); err != nil || !subsets {
+		return err
+	}
+	return r.mutateDR(ctx, func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		return r.cfg.ExperimentSubsets(dr, d, false)
 	})
+}
+
+// mutateDR applies change to the DestinationRule; a missing one is an InvalidConfigError.
+func (r *Router) mutateDR(ctx context.Context, change func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error)) error {
+	key := r.drKey()
+	gvk, err := r.gvk(KindDestinationRule)
+	if err != nil {
+		return err
+	}
+	_, err = kubeobj.Mutate(ctx, r.c, gvk, key, change)
+	if apierrors.IsNotFound(err) {
+		return contract.Invalidf(Type, "DestinationRule `%s` not found in namespace %s", key.Name, key.Namespace)
+	}
+	if err != nil {
+		if _, ok := contract.AsInvalidConfig(err); ok {
+			return err
+		}
+		return fmt.Errorf("updating DestinationRule %s: %w", key.Name, err)
+	}
+	return nil
 }
 
 // SetHeaderRoute puts (or removes) the header route in every VirtualService.
@@ -133,24 +165,9 @@ func (r *Router) UpdateHash(ctx context.Context, canaryHash, stableHash string) 
 	if r.cfg.Istio.DestinationRule == nil {
 		return nil
 	}
-	key := r.drKey()
-	gvk, err := r.gvk(KindDestinationRule)
-	if err != nil {
-		return err
-	}
-	_, err = kubeobj.Mutate(ctx, r.c, gvk, key, func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return r.mutateDR(ctx, func(dr *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		return r.cfg.DestinationRule(dr, canaryHash, stableHash)
 	})
-	if apierrors.IsNotFound(err) {
-		return contract.Invalidf(Type, "DestinationRule `%s` not found in namespace %s", key.Name, key.Namespace)
-	}
-	if err != nil {
-		if _, ok := contract.AsInvalidConfig(err); ok {
-			return err
-		}
-		return fmt.Errorf("updating DestinationRule %s: %w", key.Name, err)
-	}
-	return nil
 }
 
 // Verify reports NotVerified when a VirtualService (or the DestinationRule's subset hashes)
@@ -197,6 +214,11 @@ func (r *Router) Verify(ctx context.Context, d contract.Desired) (contract.Verif
 		case d.StableHash != "" && hashes[dr.StableSubsetName] != d.StableHash:
 			vs = append(vs, contract.NotVerifiedf("DestinationRule %s subset %s selects hash %q, want %q", cur.GetName(), dr.StableSubsetName, hashes[dr.StableSubsetName], d.StableHash))
 		}
+		for _, a := range d.Additional {
+			if hashes[a.ServiceName] != a.PodTemplateHash {
+				vs = append(vs, contract.NotVerifiedf("DestinationRule %s has no subset %s selecting the experiment's hash %q yet", cur.GetName(), a.ServiceName, a.PodTemplateHash))
+			}
+		}
 	}
 	return contract.Combine(vs...), nil
 }
@@ -217,7 +239,8 @@ func objectVerification(kind string, cur *unstructured.Unstructured, applied boo
 }
 
 // Cleanup removes the managed routes, sends every selected route's traffic back to the stable
-// (canary weight 0) and removes the DestinationRule's hash labels and managed-by annotation.
+// (canary weight 0, without the experiment destinations sluice added) and removes the
+// DestinationRule's hash labels, the experiment subsets sluice added and its annotations.
 // Objects, routes or destinations that are gone are skipped.
 func (r *Router) Cleanup(ctx context.Context) error {
 	var errs []error

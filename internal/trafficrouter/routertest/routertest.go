@@ -233,7 +233,7 @@ func unsupportedFeatures(t *testing.T, c *Case) {
 		}
 	}
 	d := c.Desired(20)
-	d.Additional = []v1alpha1.WeightDestination{{ServiceName: "experiment", Weight: 10}}
+	d.Additional = []v1alpha1.WeightDestination{{ServiceName: "experiment", Weight: 10, PodTemplateHash: "5d8f9c7b6"}}
 	err := c.Router.SetWeight(ctx, d)
 	switch {
 	case c.Additional && err != nil:
