@@ -235,7 +235,58 @@ func (c *computation) indefiniteStep() bool {
 // gets that weight, taken from the stable's share (never more than the canary leaves). A
 // template without available pods gets none: no weight goes to pods that cannot take it.
 func (c *computation) experimentTraffic(canary int32) []v1alpha1.WeightDestination {
-	if !c.routed() || c.st.Abort || c.promoted() || !c.onExperimentStep() || c.st.Canary.CurrentExperiment == "" {
+	if !c.routed() || c.promoted() {
+		return nil
+	}
+	if out := c.runningExperimentTraffic(canary); out != nil {
+		return out
+	}
+	return c.releasedExperimentTraffic(canary)
+}
+
+// releasedExperimentTraffic: once the experiment's share is no longer wanted (the step is over,
+// the Experiment ended, an abort), it goes back to the stable only as far as the stable's
+// available pods can carry it (scale first, then shift): the destinations the routers still
+// send to are kept, while their pods are available, until the rest fits (a restart or a
+// failure may have left the stable short, and dynamicStableScale sized it for less).
+func (c *computation) releasedExperimentTraffic(canary int32) []v1alpha1.WeightDestination {
+	ws := c.ro.Status.Canary.Weights
+	if ws == nil || len(ws.Additional) == 0 || c.stableRS == nil || c.stableRS == c.newRS || c.replicas == 0 {
+		return nil
+	}
+	maxW := c.maxWeight()
+	carry := c.stableRS.Available * maxW / c.replicas // the weight the stable's available pods carry
+	var out []v1alpha1.WeightDestination
+	var kept int32
+	for _, d := range ws.Additional {
+		if maxW-canary-kept <= carry {
+			break
+		}
+		if kept+d.Weight > maxW-canary || !c.experimentPodsAvailable(d) {
+			continue
+		}
+		kept += d.Weight
+		out = append(out, d)
+	}
+	return out
+}
+
+// experimentPodsAvailable reports whether the Experiment template behind d still has
+// available pods.
+func (c *computation) experimentPodsAvailable(d v1alpha1.WeightDestination) bool {
+	for _, e := range c.in.Experiments {
+		for _, t := range e.Templates {
+			if t.ServiceName == d.ServiceName && t.PodTemplateHash == d.PodTemplateHash && t.Available > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// runningExperimentTraffic is experimentTraffic while the current step's Experiment runs.
+func (c *computation) runningExperimentTraffic(canary int32) []v1alpha1.WeightDestination {
+	if c.st.Abort || !c.onExperimentStep() || c.st.Canary.CurrentExperiment == "" {
 		return nil
 	}
 	var e *Experiment
