@@ -201,7 +201,7 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (string, error) {
 }
 
 // coldBuildTime is what the first build takes with empty Go caches (README, docs/local-cluster.md).
-const coldBuildTime = "9–13 minutes"
+const coldBuildTime = "7–10 minutes"
 
 // goBuild builds b into dir, printing progress while it runs.
 func goBuild(ctx context.Context, progress io.Writer, goBin, moduleDir string, b build, ldflags, dir string) error {
