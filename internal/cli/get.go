@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -13,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/cli/view"
 )
@@ -92,13 +90,9 @@ func (o *getOptions) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		if err != nil {
 			return "", false, err
 		}
-		switch o.output {
-		case "json":
-			b, err := json.MarshalIndent(info, "", "  ")
-			return string(b) + "\n", false, err
-		case "yaml":
-			b, err := yaml.Marshal(info)
-			return "---\n" + string(b), false, err
+		if o.output != "" {
+			s, err := encodeView(info, o.output)
+			return s, false, err
 		}
 		return view.Tree(info, opts), false, nil
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/api/v1alpha1"
 	"github.com/sluicehq/sluice/internal/cli/view"
@@ -83,13 +81,9 @@ func (o *getExperimentOptions) Run(ctx context.Context, in io.Reader, out io.Wri
 			return "", false, err
 		}
 		done := v1alpha1.AnalysisPhase(info.Phase).Completed()
-		switch o.output {
-		case "json":
-			b, err := json.MarshalIndent(info, "", "  ")
-			return string(b) + "\n", done, err
-		case "yaml":
-			b, err := yaml.Marshal(info)
-			return "---\n" + string(b), done, err
+		if o.output != "" {
+			s, err := encodeView(info, o.output)
+			return s, done, err
 		}
 		return view.ExperimentDetail(info, opts), done, nil
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/term"
+	"sigs.k8s.io/yaml"
 )
 
 // frameFunc renders one frame of a live view; done ends the view.
@@ -157,4 +159,15 @@ func show(ctx context.Context, in io.Reader, out io.Writer, watch bool, timeout,
 		return runPlain(ctx, out, interval, render)
 	}
 	return runLive(ctx, in, out, interval, render)
+}
+
+// encodeView is -o json|yaml of the get commands: the computed view as the output format says
+// (the flag's values are checked before anything runs).
+func encodeView(info any, format string) (string, error) {
+	if format == "yaml" {
+		b, err := yaml.Marshal(info)
+		return "---\n" + string(b), err
+	}
+	b, err := json.MarshalIndent(info, "", "  ")
+	return string(b) + "\n", err
 }
